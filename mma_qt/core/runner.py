@@ -1,0 +1,230 @@
+"""One epic run: Tier 1 plans tracks, Tier 2 plans tickets, the conductor runs them.
+
+An :class:`EpicRunner` is created per run and owns every per-run object (executor, pause
+gate, cancel token, approvals, conductor): starting a new run never shares anything with
+the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from . import dag
+from .approvals import ApprovalBroker
+from .conductor import Conductor, RunContext, RunOptions
+from .domain import Ticket, TicketStatus, Tier, Track, stream_id
+from .plans import PlanError, parse_tickets, parse_tracks
+from .prompts import render
+from .providers.base import CompletionRequest, ProviderFactory
+from .session import MmaSession, RunStatus
+from .worker import CallFailed
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class RunFailed(Exception):
+    """The run cannot go on; the message is shown as the run's error."""
+
+
+class EpicRunner:
+    def __init__(
+        self,
+        session: MmaSession,
+        factory: ProviderFactory,
+        options: RunOptions | None = None,
+        *,
+        auto: bool = True,
+    ) -> None:
+        self.options = options or RunOptions()
+        self.ctx = RunContext(
+            session=session,
+            factory=factory,
+            approvals=ApprovalBroker(session.bus, auto=auto),
+            options=self.options,
+            executor=ThreadPoolExecutor(
+                max_workers=self.options.max_workers + 1, thread_name_prefix="mma-worker"
+            ),
+        )
+        self.conductor: Conductor | None = None
+        self._status_before_pause = RunStatus.RUNNING
+
+    @property
+    def session(self) -> MmaSession:
+        return self.ctx.session
+
+    # -- control (GUI thread) --------------------------------------------------------
+    def pause(self) -> None:
+        if not self.session.status.is_active or self.ctx.gate.paused:
+            return
+        self._status_before_pause = self.session.status
+        self.ctx.gate.pause()
+        self.session.set_status(RunStatus.PAUSED)
+
+    def resume(self) -> None:
+        if not self.ctx.gate.paused:
+            return
+        self.ctx.gate.resume()
+        if self.session.status is RunStatus.PAUSED:
+            self.session.set_status(self._status_before_pause)
+        if self.conductor is not None:
+            self.conductor.wake()
+
+    def cancel(self, ticket_id: str | None = None) -> None:
+        if ticket_id is not None:
+            if self.conductor is None or ticket_id not in self.session.tickets:
+                raise KeyError(f"no running ticket {ticket_id!r}")
+            self.conductor.cancel_ticket(ticket_id)
+            return
+        self.ctx.token.cancel("run cancelled by the user")
+        self.ctx.approvals.reject_all()
+        self.ctx.gate.wake()
+        if self.conductor is not None:
+            self.conductor.wake()
+
+    def shutdown(self, timeout: float = 1.5) -> None:
+        """Cancel everything and wait (bounded) for the worker threads to end."""
+        self.ctx.token.cancel("application closing")
+        self.ctx.approvals.reject_all()
+        self.ctx.gate.wake()
+        self.ctx.executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- the run ---------------------------------------------------------------------
+    async def run(self, epic: str, workspace: str) -> RunStatus:
+        session = self.session
+        session.reset(epic, workspace)
+        status, error = RunStatus.FAILED, ""
+        try:
+            tracks = await self._plan_tracks()
+            session.set_tracks(tracks)
+            for index, track in enumerate(tracks):
+                if self.ctx.token.cancelled:
+                    break
+                tickets = await self._plan_tickets(track, index)
+                session.set_plan(track, tickets)
+                session.set_phase(
+                    RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.RUNNING, Tier.WORKER
+                )
+                self.conductor = Conductor(self.ctx, track)
+                await self.conductor.run()
+            status, error = self._outcome()
+        except RunFailed as exc:
+            status, error = RunStatus.FAILED, str(exc)
+            log.error("run failed: %s", exc)
+        except asyncio.CancelledError:
+            self.ctx.token.cancel("run task cancelled")
+            session.set_status(RunStatus.CANCELLED, "run task cancelled")
+            raise
+        except Exception as exc:
+            log.exception("internal error in the run")
+            status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            self.ctx.executor.shutdown(wait=False)
+        if self.ctx.token.cancelled:
+            status, error = RunStatus.CANCELLED, self.ctx.token.reason
+        session.set_status(status, error)
+        return status
+
+    def _planning_status(self) -> RunStatus:
+        return RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.PLANNING
+
+    def _outcome(self) -> tuple[RunStatus, str]:
+        tickets = list(self.session.tickets.values())
+        if self.ctx.token.cancelled:
+            return RunStatus.CANCELLED, self.ctx.token.reason
+        bad = [t for t in tickets if t.status is not TicketStatus.COMPLETED]
+        if not bad:
+            return RunStatus.DONE, ""
+        counts: dict[str, int] = {}
+        for t in bad:
+            counts[str(t.status)] = counts.get(str(t.status), 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return RunStatus.FAILED, f"{summary} of {len(tickets)} tickets"
+
+    async def _plan_tracks(self) -> list[Track]:
+        session = self.session
+        session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
+
+        def prompt(feedback: str) -> tuple[str, str]:
+            p = render(Tier.ORCHESTRATOR, epic=session.epic, workspace=session.workspace)
+            return p.system, p.user + feedback
+
+        return await self._plan(Tier.ORCHESTRATOR, "Tier 1", "Tier 1: orchestrator", None,
+                                prompt, parse_tracks)
+
+    async def _plan_tickets(self, track: Track, index: int) -> list[Ticket]:
+        session = self.session
+        session.set_phase(self._planning_status(), Tier.TECH_LEAD)
+        sid = stream_id(Tier.TECH_LEAD, None if index == 0 else track.id)
+
+        def prompt(feedback: str) -> tuple[str, str]:
+            p = render(
+                Tier.TECH_LEAD,
+                epic=session.epic,
+                track_title=track.title,
+                track_description=track.description,
+                workspace=session.workspace,
+                feedback=feedback,
+            )
+            return p.system, p.user
+
+        def parse(text: str) -> list[Ticket]:
+            tickets = parse_tickets(text)
+            taken = [t.id for t in tickets if t.id in session.tickets]
+            if taken:
+                raise dag.DagError(duplicates=taken)
+            dag.validate(tickets)
+            return tickets
+
+        return await self._plan(Tier.TECH_LEAD, sid, f"Tier 2: {track.title}", track.id,
+                                prompt, parse)
+
+    async def _plan(
+        self,
+        tier: Tier,
+        sid: str,
+        title: str,
+        track_id: str | None,
+        prompt: Callable[[str], tuple[str, str]],
+        parse: Callable[[str], T],
+    ) -> T:
+        """Ask ``tier`` for a plan; on a rejected plan ask again with the reason."""
+        session = self.session
+        session.open_stream(tier, title=title, track_id=track_id, sid=sid)
+        model = self.ctx.factory.model_for(tier)
+        feedback = ""
+        last_error: Exception | None = None
+        for attempt in range(self.options.plan_retries + 1):
+            session.stream_running(sid, model)
+            system, user = prompt(feedback)
+            request = CompletionRequest(tier, model, system, user, sid, attempt=attempt)
+            try:
+                outcome = await self.ctx.call(request, self.ctx.token)
+            except CallFailed as failed:
+                log.error("%s call failed: %s", tier.label, failed, exc_info=failed.cause)
+                session.write(sid, f"\n\n[error] {failed}\n{failed.traceback_tail()}")
+                session.stream_finished(sid, "failed")
+                raise RunFailed(f"{tier.label} failed: {failed}") from failed
+            if outcome.cancelled:
+                session.stream_finished(sid, "cancelled")
+                raise RunFailed("cancelled")
+            try:
+                result = parse(outcome.text)
+            except (PlanError, dag.DagError) as exc:
+                log.warning("%s plan rejected (attempt %d): %s", tier.label, attempt + 1, exc)
+                session.write(sid, f"\n\n[plan rejected: {exc}]\n")
+                feedback = (
+                    f"\nYour previous reply was rejected: {exc}\n"
+                    "Reply again with one valid JSON object in a ```json block.\n"
+                )
+                last_error = exc
+                continue
+            session.stream_finished(sid, "done")
+            return result
+        session.stream_finished(sid, "failed")
+        raise RunFailed(f"{tier.label} plan rejected: {last_error}")

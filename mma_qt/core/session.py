@@ -1,0 +1,364 @@
+"""The session: all state of one epic run, owned by the GUI thread.
+
+Everything the window and the hook show is read from here. It is changed only in the GUI
+thread (by the pipeline and conductor, which run on the qasync loop), and every change is
+announced twice: as a fine-grained Qt signal for the item model, and as a JSON-ready event
+on the :class:`~mma_qt.core.events.EventBus` for the hook's subscribers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from .domain import Ticket, TicketStatus, Tier, Track, stream_id
+from .events import EventBus
+from .pricing import PricingTable
+from .streams import StreamHub
+from .usage import Usage, sum_usage
+
+log = logging.getLogger(__name__)
+
+
+class RunStatus(StrEnum):
+    IDLE = "idle"
+    PLANNING = "planning"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    @property
+    def is_active(self) -> bool:
+        return self in (RunStatus.PLANNING, RunStatus.RUNNING, RunStatus.PAUSED)
+
+
+@dataclass(slots=True)
+class StreamRecord:
+    """One row of the tree below a tier: a stream and the calls that wrote it."""
+
+    stream_id: str
+    tier: Tier
+    title: str
+    ticket_id: str | None = None
+    track_id: str | None = None
+    #: Tier 3 rows mirror their ticket's status; other rows: waiting/running/done/failed.
+    status: str = "waiting"
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    calls: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def elapsed(self, now: float | None = None) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else (now or time.time())
+        return max(0.0, end - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    usage: Usage
+    cost_usd: float
+    cost_known: bool
+    models: tuple[str, ...]
+
+    @staticmethod
+    def of(records: Iterable[StreamRecord]) -> Rollup:
+        rows = list(records)
+        models: dict[str, None] = {}
+        for r in rows:
+            if r.model:
+                models.setdefault(r.model)
+        return Rollup(
+            usage=sum_usage(r.usage for r in rows),
+            cost_usd=sum(r.cost_usd for r in rows),
+            cost_known=all(r.cost_known for r in rows),
+            models=tuple(models),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": ", ".join(self.models),
+            **self.usage.to_dict(),
+            "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
+            "cost_usd_known_part": round(self.cost_usd, 6),
+        }
+
+
+class MmaSession(QObject):
+    streamAdded = Signal(str)
+    streamChanged = Signal(str)
+    streamsReset = Signal()
+    statusChanged = Signal(str)
+    usageChanged = Signal()
+
+    def __init__(
+        self, pricing: PricingTable, provider_label: str, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.pricing = pricing
+        self.provider_label = provider_label
+        self.hub = StreamHub(self)
+        self.bus = EventBus(self)
+        self.hub.appended.connect(self._on_appended)
+        self.status = RunStatus.IDLE
+        self.active_tier: Tier | None = None
+        self.error = ""
+        self.epic = ""
+        self.workspace = ""
+        self.tracks: list[Track] = []
+        self.active_track: Track | None = None
+        self.tickets: dict[str, Ticket] = {}
+        self.records: dict[str, StreamRecord] = {}
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def reset(self, epic: str, workspace: str) -> None:
+        self.hub.clear()
+        self.epic, self.workspace = epic, workspace
+        self.tracks, self.active_track = [], None
+        self.tickets, self.records = {}, {}
+        self.error, self.active_tier = "", None
+        self.started_at, self.finished_at = time.time(), None
+        self.streamsReset.emit()
+        self.usageChanged.emit()
+
+    def set_status(self, status: RunStatus, error: str = "") -> None:
+        self.set_phase(status, self.active_tier, error)
+
+    def set_active_tier(self, tier: Tier | None) -> None:
+        self.set_phase(self.status, tier)
+
+    def set_phase(self, status: RunStatus, tier: Tier | None, error: str = "") -> None:
+        """Change the run status and active tier together: one event per change."""
+        if status.is_final:
+            tier = None
+        if (status, tier) == (self.status, self.active_tier) and error in ("", self.error):
+            return
+        self.status, self.active_tier = status, tier
+        if error:
+            self.error = error
+        if status.is_final:
+            self.finished_at = time.time()
+        self.statusChanged.emit(str(status))
+        self.bus.publish(
+            "status", status=str(status), active_tier=self._tier_label(), error=self.error
+        )
+
+    def _tier_label(self) -> str | None:
+        return None if self.active_tier is None else self.active_tier.label
+
+    # -- streams ---------------------------------------------------------------------
+    def open_stream(
+        self,
+        tier: Tier,
+        ticket_id: str | None = None,
+        title: str = "",
+        track_id: str | None = None,
+        sid: str | None = None,
+    ) -> StreamRecord:
+        sid = sid or stream_id(tier, ticket_id)
+        record = self.records.get(sid)
+        if record is None:
+            record = StreamRecord(sid, tier, title or sid, ticket_id, track_id)
+            self.records[sid] = record
+            self.streamAdded.emit(sid)
+            self._publish_stream(record)
+        return record
+
+    def stream_running(self, sid: str, model: str) -> None:
+        record = self.records[sid]
+        record.model = model
+        if record.tier is not Tier.WORKER:
+            record.status = "running"
+        if record.started_at is None:
+            record.started_at = time.time()
+        record.finished_at = None
+        self._changed(record)
+
+    def stream_finished(self, sid: str, status: str) -> None:
+        """Mark a non-ticket stream finished; drains pending text first."""
+        self.hub.drain()
+        record = self.records[sid]
+        record.status = status
+        record.finished_at = time.time()
+        self._changed(record)
+
+    def _changed(self, record: StreamRecord) -> None:
+        self.streamChanged.emit(record.stream_id)
+        self._publish_stream(record)
+
+    def _publish_stream(self, record: StreamRecord) -> None:
+        self.bus.publish(
+            "stream",
+            stream_id=record.stream_id,
+            tier=record.tier.label,
+            ticket_id=record.ticket_id,
+            title=record.title,
+            status=record.status,
+            model=record.model,
+        )
+
+    def write(self, sid: str, text: str) -> None:
+        """Append text to a stream from the GUI thread (errors, notices)."""
+        self.hub.write(sid, text)
+
+    @Slot(object)
+    def _on_appended(self, new: dict[str, str]) -> None:
+        for sid, text in new.items():
+            self.bus.publish("text", stream_id=sid, length=self.hub.length(sid), delta=text)
+
+    def add_usage(self, sid: str, model: str, usage: Usage) -> None:
+        record = self.records[sid]
+        record.usage = record.usage + usage
+        record.model = model or record.model
+        record.calls += 1
+        cost = self.pricing.cost(model, usage)
+        if cost is None:
+            record.cost_known = False
+        else:
+            record.cost_usd += cost
+        if record.ticket_id is not None and record.tier is Tier.WORKER:
+            ticket = self.tickets[record.ticket_id]
+            ticket.usage = record.usage
+            ticket.cost_usd = record.cost_usd if record.cost_known else None
+        self.streamChanged.emit(sid)
+        self.usageChanged.emit()
+        self.bus.publish(
+            "usage",
+            stream_id=sid,
+            tier=record.tier.label,
+            model=model,
+            usage=usage.to_dict(),
+            cost_usd=cost,
+        )
+
+    # -- plan and tickets -------------------------------------------------------------
+    def set_tracks(self, tracks: list[Track]) -> None:
+        self.tracks = tracks
+        self.bus.publish("tracks", tracks=[t.to_dict() for t in tracks])
+
+    def set_plan(self, track: Track, tickets: list[Ticket]) -> None:
+        track.tickets = tickets
+        self.active_track = track
+        for ticket in tickets:
+            self.tickets[ticket.id] = ticket
+            self.open_stream(
+                Tier.WORKER, ticket.id, f"{ticket.id}: {ticket.title}", track_id=track.id
+            )
+        self.bus.publish("plan", track=track.to_dict(), tickets=[t.id for t in tickets])
+
+    def set_ticket(
+        self,
+        ticket: Ticket,
+        status: TicketStatus,
+        *,
+        reason: str = "",
+        error: str = "",
+        model: str | None = None,
+    ) -> None:
+        if status.is_final:
+            self.hub.drain()  # every chunk the worker wrote is in the store first
+        ticket.status = status
+        if reason:
+            ticket.blocked_reason = reason
+        if error:
+            ticket.error = error
+        if model is not None:
+            ticket.model = model
+        record = self.records[stream_id(Tier.WORKER, ticket.id)]
+        record.status = str(status)
+        record.model = ticket.model or record.model
+        now = time.time()
+        if status is TicketStatus.IN_PROGRESS:
+            record.started_at = record.started_at or now
+            record.finished_at = None
+            ticket.started_at = ticket.started_at or now
+        elif status.is_final:
+            record.finished_at = ticket.finished_at = now
+        self.streamChanged.emit(record.stream_id)
+        self._publish_stream(record)
+        self.bus.publish(
+            "ticket",
+            ticket_id=ticket.id,
+            status=str(status),
+            blocked_reason=ticket.blocked_reason,
+            error=ticket.error,
+            retry_count=ticket.retry_count,
+            model=ticket.model,
+        )
+
+    # -- read side -------------------------------------------------------------------
+    def tier_rollup(self, tier: Tier) -> Rollup:
+        return Rollup.of(r for r in self.records.values() if r.tier is tier)
+
+    def track_rollup(self, track_id: str) -> Rollup:
+        return Rollup.of(r for r in self.records.values() if r.track_id == track_id)
+
+    def totals(self) -> Rollup:
+        return Rollup.of(self.records.values())
+
+    def records_of(self, tier: Tier) -> list[StreamRecord]:
+        return [r for r in self.records.values() if r.tier is tier]
+
+    def snapshot(self, *, streams: bool = True) -> dict[str, Any]:
+        """The ``get_mma_status`` answer. ``streams=False`` gives stream lengths only."""
+        self.hub.drain()
+        track = self.active_track
+        return {
+            "status": str(self.status),
+            "active_tier": self._tier_label(),
+            "error": self.error,
+            "provider": self.provider_label,
+            "epic": self.epic,
+            "workspace": self.workspace,
+            "track": None if track is None else track.to_dict(),
+            "tracks": [
+                {**t.to_dict(), "tickets": [x.id for x in t.tickets],
+                 "usage": self.track_rollup(t.id).to_dict()}
+                for t in self.tracks
+            ],
+            "tickets": [t.to_dict() for t in self.tickets.values()],
+            "mma_streams": (
+                {sid: self.hub.text(sid) for sid in self.records}
+                if streams
+                else {sid: self.hub.length(sid) for sid in self.records}
+            ),
+            "streams": [
+                {
+                    "stream_id": r.stream_id,
+                    "tier": r.tier.label,
+                    "ticket_id": r.ticket_id,
+                    "title": r.title,
+                    "status": r.status,
+                    "model": r.model,
+                    "length": self.hub.length(r.stream_id),
+                    "elapsed_s": None if (t := r.elapsed()) is None else round(t, 3),
+                }
+                for r in self.records.values()
+            ],
+            "tier_usage": {t.label: self.tier_rollup(t).to_dict() for t in Tier},
+            "totals": self.totals().to_dict(),
+            "elapsed_s": None if (e := self.elapsed()) is None else round(e, 3),
+        }
+
+    def elapsed(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or time.time()) - self.started_at

@@ -1,0 +1,185 @@
+"""``mma-qt-hook``: drive a running mma-qt from a shell or a CI script.
+
+Exit codes: 0 success, 1 the call failed (error answer, timeout, lost connection),
+2 no hook endpoint to talk to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mma_qt import __version__
+from mma_qt.hooks.client import ApiHookClient, HookCallError, HookError, HookUnavailableError
+
+Handler = Callable[[ApiHookClient, argparse.Namespace], int]
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _result_of(call: Callable[[ApiHookClient, argparse.Namespace], Any]) -> Handler:
+    """A handler that prints the call's result as JSON."""
+
+    def handler(client: ApiHookClient, args: argparse.Namespace) -> int:
+        _print_json(call(client, args))
+        return 0
+
+    return handler
+
+
+def _parse_value(text: str) -> Any:
+    """JSON if it parses (``3``, ``true``, ``{"a": 1}``), otherwise the plain string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _cmd_stream(client: ApiHookClient, args: argparse.Namespace) -> int:
+    result = client.get_stream(args.stream_id, args.offset)
+    text = result.get("text") if isinstance(result, dict) else result
+    if isinstance(text, str):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _print_json(result)
+    return 0
+
+
+def _cmd_wait(client: ApiHookClient, args: argparse.Namespace) -> int:
+    wanted = set(args.statuses)
+    status = client.wait_for(lambda s: s.get("status") in wanted, args.wait_timeout)
+    _print_json(status)
+    return 0
+
+
+def _cmd_events(client: ApiHookClient, args: argparse.Namespace) -> int:
+    client.subscribe(args.types)
+    try:
+        while True:
+            event = client.next_event(None)
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _cmd_call(client: ApiHookClient, args: argparse.Namespace) -> int:
+    params: Any = None
+    if args.params is not None:
+        try:
+            params = json.loads(args.params)
+        except ValueError as exc:
+            print(f"mma-qt-hook: JSON_PARAMS is not valid JSON: {exc}", file=sys.stderr)
+            return 1
+        if not isinstance(params, dict):
+            print("mma-qt-hook: JSON_PARAMS must be a JSON object", file=sys.stderr)
+            return 1
+    _print_json(client.call(args.method, params))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mma-qt-hook", description="Talk to a running mma-qt over its local hook socket."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--hook",
+        metavar="NAME_OR_PATH",
+        help="socket path or name (default: $MMA_QT_HOOK, then the per-user runtime socket)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for each answer"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    add("ping", _result_of(lambda c, a: c.ping()), "check that mma-qt answers")
+    status = add(
+        "status",
+        _result_of(lambda c, a: c.get_mma_status(**({"summary": True} if a.summary else {}))),
+        "print the orchestration status",
+    )
+    status.add_argument("--summary", action="store_true", help="ask for a short summary")
+    start = add(
+        "start",
+        _result_of(lambda c, a: c.start_epic(a.epic, a.workspace)),
+        "start an epic",
+    )
+    start.add_argument("epic", metavar="EPIC")
+    start.add_argument("--workspace", metavar="DIR")
+    add("pause", _result_of(lambda c, a: c.pause()), "pause all workers")
+    add("resume", _result_of(lambda c, a: c.resume()), "resume paused workers")
+    cancel = add(
+        "cancel", _result_of(lambda c, a: c.cancel(a.ticket_id)), "cancel the run or one ticket"
+    )
+    cancel.add_argument("ticket_id", metavar="TICKET_ID", nargs="?")
+    stream = add("stream", _cmd_stream, "print a stream's text as is")
+    stream.add_argument("stream_id", metavar="STREAM_ID")
+    stream.add_argument("--offset", type=int, default=0, metavar="N")
+    wait = add("wait", _cmd_wait, "wait until the status is one of STATUS")
+    wait.add_argument("statuses", metavar="STATUS", nargs="+")
+    wait.add_argument(
+        "--timeout",
+        dest="wait_timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="give up after S seconds (default 600)",
+    )
+    click = add("click", _result_of(lambda c, a: c.click(a.name)), "press a named control")
+    click.add_argument("name", metavar="NAME")
+    get = add("get", _result_of(lambda c, a: c.get_value(a.name)), "read a named value")
+    get.add_argument("name", metavar="NAME")
+    set_ = add(
+        "set",
+        _result_of(lambda c, a: c.set_value(a.name, _parse_value(a.value))),
+        "set a named value (VALUE is parsed as JSON if it can be)",
+    )
+    set_.add_argument("name", metavar="NAME")
+    set_.add_argument("value", metavar="VALUE")
+    select = add("select", _result_of(lambda c, a: c.select(a.target)), "select an item")
+    select.add_argument("target", metavar="TARGET")
+    events = add("events", _cmd_events, "print events as JSON lines until interrupted")
+    events.add_argument("--types", nargs="+", metavar="TYPE", help="only these event types")
+    call = add("call", _cmd_call, "call any method")
+    call.add_argument("method", metavar="METHOD")
+    call.add_argument("params", metavar="JSON_PARAMS", nargs="?")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        client = ApiHookClient(args.hook, timeout=args.timeout)
+    except ValueError as exc:
+        print(f"mma-qt-hook: {exc}", file=sys.stderr)
+        return 2
+    handler: Handler = args.handler
+    try:
+        with client:
+            return handler(client, args)
+    except HookUnavailableError as exc:
+        print(f"mma-qt-hook: {exc}", file=sys.stderr)
+        return 2
+    except HookCallError as exc:
+        print(f"mma-qt-hook: {args.command} failed: {exc}", file=sys.stderr)
+        return 1
+    except (HookError, OSError) as exc:  # OSError covers timeouts and lost connections
+        print(f"mma-qt-hook: {args.command} failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

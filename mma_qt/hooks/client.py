@@ -1,0 +1,405 @@
+"""A blocking client for the hook endpoint, for scripts, tests and the CLI.
+
+Plain ``socket.AF_UNIX`` on Unix (as fast as QLocalSocket, and no Qt start-up cost); on
+Windows a QLocalSocket transport is imported only when needed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Protocol
+
+from mma_qt.hooks.protocol import EVENT_METHOD, request_line, resolve_hook_address
+
+logger = logging.getLogger(__name__)
+
+_RECV_CHUNK = 256 * 1024
+
+
+class HookError(Exception):
+    """Something went wrong talking to the hook endpoint."""
+
+
+class HookCallError(HookError):
+    """The server answered a call with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class HookUnavailableError(HookError, ConnectionError):
+    """Nothing is listening at the address: mma-qt is not running, or it is elsewhere."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"no mma-qt hook listening at {address}: start mma-qt or pass --hook")
+        self.address = address
+
+
+class _Transport(Protocol):
+    def send(self, data: bytes, timeout: float | None) -> None: ...
+
+    def recv(self, timeout: float | None) -> bytes:
+        """Some bytes, ``b""`` at end of stream; TimeoutError if none came in time."""
+        ...
+
+    def interrupt(self) -> None:
+        """Wake a reader blocked in another thread (best effort)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _UnixTransport:
+    def __init__(self, path: str, timeout: float) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            sock.close()
+            raise HookUnavailableError(path) from exc
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+
+    def send(self, data: bytes, timeout: float | None) -> None:
+        self._sock.settimeout(timeout)
+        self._sock.sendall(data)
+
+    def recv(self, timeout: float | None) -> bytes:
+        self._sock.settimeout(timeout)
+        try:
+            return self._sock.recv(_RECV_CHUNK)
+        except BlockingIOError as exc:  # timeout 0: a non-blocking poll found nothing
+            raise TimeoutError("no data ready") from exc
+
+    def interrupt(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            logger.debug("shutdown of hook socket failed", exc_info=True)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _QtTransport:
+    """Windows named pipes via QLocalSocket's blocking API (usable without an event loop)."""
+
+    def __init__(self, name: str, timeout: float) -> None:
+        from PySide6.QtNetwork import QLocalSocket
+
+        self._states = QLocalSocket.LocalSocketState
+        self._sock = QLocalSocket()
+        self._sock.connectToServer(name)
+        if not self._sock.waitForConnected(_ms(timeout)):
+            raise HookUnavailableError(name)
+
+    def send(self, data: bytes, timeout: float | None) -> None:
+        if self._sock.write(data) < 0:
+            raise ConnectionError(self._sock.errorString())
+        while self._sock.bytesToWrite() > 0:
+            if not self._sock.waitForBytesWritten(_ms(timeout)):
+                if self._sock.state() != self._states.ConnectedState:
+                    raise ConnectionError(self._sock.errorString())
+                raise TimeoutError("timed out sending to the hook server")
+
+    def recv(self, timeout: float | None) -> bytes:
+        if self._sock.bytesAvailable() == 0 and not self._sock.waitForReadyRead(_ms(timeout)):
+            if self._sock.state() != self._states.ConnectedState:
+                return b""
+            raise TimeoutError("no data ready")
+        return bytes(self._sock.readAll().data())
+
+    def interrupt(self) -> None:
+        """QLocalSocket is not thread-safe; a blocked reader ends at its own timeout."""
+
+    def close(self) -> None:
+        self._sock.abort()
+
+
+def _ms(timeout: float | None) -> int:
+    return -1 if timeout is None else max(0, round(timeout * 1000))
+
+
+def _connect(address: str, timeout: float) -> _Transport:
+    if sys.platform == "win32":
+        return _QtTransport(address, timeout)
+    return _UnixTransport(address, timeout)
+
+
+class ApiHookClient:
+    """One connection to mma-qt; calls are serialised by a lock and matched by id.
+
+    Event notifications that arrive while waiting for an answer are queued for
+    :meth:`next_event`. A blocking :meth:`next_event` holds the lock, so a client that
+    streams events should not also be used for calls from another thread.
+    """
+
+    def __init__(self, address: str | None = None, timeout: float = 10.0) -> None:
+        self.address = resolve_hook_address(address)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._transport: _Transport | None = None
+        self._buffer = bytearray()
+        self._scan_from = 0
+        self._events: deque[dict[str, Any]] = deque()
+        self._ids = itertools.count(1)
+
+    # -- connection ----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Connect now rather than at the first call; raises HookUnavailableError."""
+        with self._lock:
+            self._ensure_connected()
+
+    def _ensure_connected(self) -> _Transport:
+        if self._transport is None:
+            self._transport = _connect(self.address, self.timeout)
+        return self._transport
+
+    def _drop_connection(self) -> None:
+        transport, self._transport = self._transport, None
+        self._buffer.clear()
+        self._scan_from = 0
+        if transport is not None:
+            transport.close()
+
+    def close(self) -> None:
+        transport = self._transport
+        if transport is not None:
+            transport.interrupt()  # wake a next_event() blocked in another thread
+        with self._lock:
+            self._drop_connection()
+
+    def __enter__(self) -> ApiHookClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- framing -------------------------------------------------------------------------
+
+    def _read_message(self, transport: _Transport, deadline: float | None) -> dict[str, Any]:
+        """The next JSON object; keeps bytes past the newline for the next message."""
+        while True:
+            newline = self._buffer.find(b"\n", self._scan_from)
+            if newline >= 0:
+                line = bytes(self._buffer[:newline])
+                del self._buffer[: newline + 1]
+                self._scan_from = 0
+                if not line.strip():
+                    continue
+                try:
+                    message = json.loads(line)
+                except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+                    raise HookError(f"invalid JSON from the hook server: {exc}") from exc
+                if not isinstance(message, dict):
+                    raise HookError(f"unexpected message from the hook server: {message!r}")
+                return message
+            self._scan_from = len(self._buffer)
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            chunk = transport.recv(timeout)
+            if not chunk:
+                raise ConnectionError("the hook server closed the connection")
+            self._buffer += chunk
+
+    def _queue_notification(self, message: dict[str, Any]) -> None:
+        params = message.get("params")
+        if message.get("method") == EVENT_METHOD and isinstance(params, dict):
+            self._events.append(params)
+        else:
+            logger.debug("queueing unexpected notification %r", message.get("method"))
+            self._events.append(message)
+
+    def _guarded(self, operation: Callable[[_Transport], Any]) -> Any:
+        """Run ``operation`` under the lock; a broken connection is dropped for a retry."""
+        with self._lock:
+            transport = self._ensure_connected()
+            try:
+                return operation(transport)
+            except TimeoutError:
+                raise  # the connection is fine; a late answer is discarded by id
+            except OSError:
+                self._drop_connection()
+                raise
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Call ``method`` and return its result; raises HookCallError on an error answer."""
+        request_id = next(self._ids)
+        data = request_line(request_id, method, params)
+
+        def exchange(transport: _Transport) -> Any:
+            deadline = time.monotonic() + self.timeout
+            try:
+                transport.send(data, self.timeout)
+            except TimeoutError:
+                self._drop_connection()  # a half-sent line would corrupt the next request
+                raise
+            while True:
+                try:
+                    message = self._read_message(transport, deadline)
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"no answer to {method!r} within {self.timeout:g} s"
+                    ) from None
+                if "id" not in message:
+                    self._queue_notification(message)
+                    continue
+                # id null answers a request the server could not read: ours.
+                if message["id"] == request_id or (message["id"] is None and "error" in message):
+                    return self._result(message)
+                logger.debug("discarding a stale answer to id %r", message["id"])
+
+        return self._guarded(exchange)
+
+    @staticmethod
+    def _result(message: dict[str, Any]) -> Any:
+        error = message.get("error")
+        if error is not None:
+            if not isinstance(error, dict):
+                raise HookError(f"malformed error from the hook server: {error!r}")
+            raise HookCallError(
+                int(error.get("code", 0)), str(error.get("message", "")), error.get("data")
+            )
+        if "result" not in message:
+            raise HookError(f"answer without result or error: {message!r}")
+        return message["result"]
+
+    # -- events --------------------------------------------------------------------------
+
+    def subscribe(self, types: Iterable[str] | None = None) -> Any:
+        """Start receiving events on this connection, optionally only of some types."""
+        return self.call("subscribe", None if types is None else {"types": list(types)})
+
+    def unsubscribe(self) -> Any:
+        return self.call("unsubscribe")
+
+    def next_event(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next event (``params`` of an ``event`` notification); blocks on the socket.
+
+        ``timeout=None`` waits forever; ``0`` only looks at what already arrived.
+        """
+        with self._lock:
+            if self._events:
+                return self._events.popleft()
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def receive(transport: _Transport) -> dict[str, Any]:
+            if self._events:
+                return self._events.popleft()
+            while True:
+                try:
+                    message = self._read_message(transport, deadline)
+                except TimeoutError:
+                    raise TimeoutError(f"no hook event within {timeout:g} s") from None
+                if "id" in message:
+                    logger.debug("discarding a stale answer to id %r", message["id"])
+                    continue
+                self._queue_notification(message)
+                return self._events.popleft()
+
+        result: dict[str, Any] = self._guarded(receive)
+        return result
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        """Queued events plus everything already readable, without blocking."""
+        events: list[dict[str, Any]] = []
+        while True:
+            try:
+                events.append(self.next_event(0))
+            except TimeoutError:
+                return events
+
+    def wait_for(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float,
+        *,
+        types: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Block until ``predicate(get_mma_status())`` holds; returns that status.
+
+        Subscribes on a second connection before the first status fetch, so no change
+        between the fetch and the wait can be missed; status is re-fetched after each
+        batch of events rather than after each event.
+        """
+        deadline = time.monotonic() + timeout
+        with ApiHookClient(self.address, self.timeout) as watcher:
+            watcher.subscribe(types)
+            status = self.get_mma_status()
+            while not predicate(status):
+                remaining = deadline - time.monotonic()
+                try:
+                    if remaining <= 0:
+                        raise TimeoutError
+                    watcher.next_event(remaining)
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"timed out after {timeout:g} s waiting for mma-qt; "
+                        f"last status: {status.get('status')!r}"
+                    ) from None
+                watcher.drain_events()
+                status = self.get_mma_status()
+            return status
+
+    # -- application methods -------------------------------------------------------------
+
+    def ping(self) -> Any:
+        return self.call("ping")
+
+    def get_mma_status(self, **params: Any) -> dict[str, Any]:
+        status = self.call("get_mma_status", params or None)
+        if not isinstance(status, dict):
+            raise HookError(f"get_mma_status returned {type(status).__name__}, not an object")
+        return status
+
+    def start_epic(self, epic: str, workspace: str | None = None, **extra: Any) -> Any:
+        params: dict[str, Any] = {"epic": epic, **extra}
+        if workspace is not None:
+            params["workspace"] = workspace
+        return self.call("start_epic", params)
+
+    def pause(self) -> Any:
+        return self.call("pause")
+
+    def resume(self) -> Any:
+        return self.call("resume")
+
+    def cancel(self, ticket_id: str | None = None) -> Any:
+        return self.call("cancel", None if ticket_id is None else {"ticket_id": ticket_id})
+
+    def get_stream(self, stream_id: str, offset: int = 0) -> Any:
+        return self.call("get_stream", {"stream_id": stream_id, "offset": offset})
+
+    def click(self, name: str) -> Any:
+        return self.call("click", {"name": name})
+
+    def set_value(self, name: str, value: Any) -> Any:
+        return self.call("set_value", {"name": name, "value": value})
+
+    def get_value(self, name: str) -> Any:
+        return self.call("get_value", {"name": name})
+
+    def select(self, target: str) -> Any:
+        return self.call("select", {"target": target})

@@ -1,0 +1,26 @@
+"""How numbers look in the tree, the status bar and reports. Pure functions."""
+
+from __future__ import annotations
+
+
+def tokens(n: int) -> str:
+    if n < 10_000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def cost(usd: float, known: bool = True) -> str:
+    if not known:
+        return f"≥${usd:.4f}" if usd else "unknown"
+    return f"${usd:.4f}"
+
+
+def elapsed(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"

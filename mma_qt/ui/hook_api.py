@@ -1,0 +1,239 @@
+"""The hook's methods: everything the window can do, callable over JSON-RPC.
+
+Params are validated with pydantic models (unknown fields are refused), so a bad call
+gets -32602 naming the field. A request the app refuses in its current state (start while
+running, pause when idle) gets -32000 with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from PySide6.QtCore import QTimer
+
+from .. import PROTOCOL_VERSION, __version__
+from ..core.approvals import ApprovalError
+from ..core.controller import ControllerError
+from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from .main_window import ACTION_NAMES, FIELD_NAMES, MainWindow
+
+#: JSON-RPC "server error" range: the app refuses the request in its current state.
+REFUSED = -32000
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _NoParams(_Params):
+    pass
+
+
+class _StartEpic(_Params):
+    epic: str = Field(min_length=1)
+    workspace: str | None = None
+    auto: bool | None = None
+
+
+class _Cancel(_Params):
+    ticket_id: str | None = None
+
+
+class _Status(_Params):
+    #: False (or ``summary: true``) gives stream lengths instead of full texts.
+    streams: bool = True
+    summary: bool = False
+
+
+class _GetStream(_Params):
+    stream_id: str
+    offset: int = Field(default=0, ge=0)
+    limit: int | None = Field(default=None, ge=0)
+
+
+class _Key(_Params):
+    key: str
+
+
+class _Name(_Params):
+    name: str
+
+
+class _SetValue(_Params):
+    name: str
+    value: Any
+
+
+class _Select(_Params):
+    target: str
+
+
+class AppHookApi:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.controller = window.controller
+        self.session = window.session
+        self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "ping": self._ping,
+            "describe": self._describe,
+            "start_epic": self._start_epic,
+            "pause": self._pause,
+            "resume": self._resume,
+            "cancel": self._cancel,
+            "get_mma_status": self._get_status,
+            "get_stream": self._get_stream,
+            "get_approvals": self._get_approvals,
+            "approve": self._approve,
+            "reject": self._reject,
+            "click": self._click,
+            "set_value": self._set_value,
+            "get_value": self._get_value,
+            "select": self._select,
+        }
+
+    @property
+    def method_names(self) -> list[str]:
+        return [*self._methods, "subscribe", "unsubscribe"]
+
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        handler = self._methods.get(method)
+        if handler is None:
+            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+        try:
+            return handler(params)
+        except ControllerError as exc:
+            raise RpcError(REFUSED, str(exc)) from exc
+
+    @staticmethod
+    def _parse(model: type[P], params: dict[str, Any]) -> P:
+        try:
+            return model.model_validate(params)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {problems}") from exc
+
+    # -- methods -------------------------------------------------------------------------
+    def _ping(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._parse(_NoParams, params)
+        return {
+            "pong": True,
+            "protocol": PROTOCOL_VERSION,
+            "version": __version__,
+            "provider": self.session.provider_label,
+        }
+
+    def _describe(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._parse(_NoParams, params)
+        return {
+            "methods": self.method_names,
+            "actions": list(ACTION_NAMES),
+            "fields": list(FIELD_NAMES),
+        }
+
+    def _start_epic(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_StartEpic, params)
+        if p.auto is not None:
+            self.window.auto_check.setChecked(p.auto)
+        self.window.start(p.epic, p.workspace if p.workspace is not None else None)
+        return {"started": True, "status": str(self.session.status)}
+
+    def _pause(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._parse(_NoParams, params)
+        self.controller.pause()
+        return {"status": str(self.session.status)}
+
+    def _resume(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._parse(_NoParams, params)
+        self.controller.resume()
+        return {"status": str(self.session.status)}
+
+    def _cancel(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_Cancel, params)
+        self.controller.cancel(p.ticket_id)
+        return {"cancelled": p.ticket_id or "run"}
+
+    def _get_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_Status, params)
+        status = self.session.snapshot(streams=p.streams and not p.summary)
+        status["approvals"] = self.controller.pending_approvals()
+        return status
+
+    def _get_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_GetStream, params)
+        hub = self.session.hub
+        if p.stream_id not in self.session.records:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: no stream {p.stream_id!r}")
+        hub.drain()
+        text = hub.text(p.stream_id, p.offset)
+        if p.limit is not None:
+            text = text[: p.limit]
+        return {
+            "stream_id": p.stream_id,
+            "offset": p.offset,
+            "text": text,
+            "length": hub.length(p.stream_id),
+            "chunks": hub.chunk_count(p.stream_id),
+        }
+
+    def _get_approvals(self, params: dict[str, Any]) -> list[dict[str, str]]:
+        self._parse(_NoParams, params)
+        return self.controller.pending_approvals()
+
+    def _resolve(self, params: dict[str, Any], approved: bool) -> dict[str, Any]:
+        p = self._parse(_Key, params)
+        try:
+            self.controller.resolve_approval(p.key, approved)
+        except ApprovalError as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
+        return {"key": p.key, "approved": approved}
+
+    def _approve(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._resolve(params, True)
+
+    def _reject(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._resolve(params, False)
+
+    def _click(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_Name, params)
+        action = self.window.actions_by_name.get(p.name)
+        if action is None:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: no action {p.name!r}; "
+                           f"actions: {', '.join(ACTION_NAMES)}")
+        if not action.isEnabled():
+            raise RpcError(REFUSED, f"action {p.name!r} is disabled now")
+        if p.name == "close":
+            # Answer first: closing ends the app.
+            QTimer.singleShot(0, action.trigger)
+        else:
+            action.trigger()
+        return {"clicked": p.name, "status": str(self.session.status)}
+
+    def _set_value(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_SetValue, params)
+        try:
+            self.window.set_field_value(p.name, p.value)
+        except (KeyError, TypeError) as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
+        return {"name": p.name, "value": self.window.field_value(p.name)}
+
+    def _get_value(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_Name, params)
+        try:
+            return {"name": p.name, "value": self.window.field_value(p.name)}
+        except KeyError as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
+
+    def _select(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_Select, params)
+        try:
+            selected = self.window.select(p.target)
+        except KeyError as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
+        return {"selected": selected}

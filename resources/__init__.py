@@ -1,0 +1,1 @@
+"""Bundled data: prompts, the sample epic, demo scenarios, pricing and icons."""

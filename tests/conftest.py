@@ -1,0 +1,60 @@
+"""Test configuration: offscreen Qt, a qasync loop per test, isolated settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+import PySide6.QtCore  # noqa: F401  - PySide6 must be imported before qasync
+import pytest
+import qasync
+from PySide6.QtCore import QCoreApplication, QSettings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """QSettings and per-user files go to a temporary folder, never the real profile."""
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder)
+    )
+    old = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME")}
+    os.environ["XDG_CONFIG_HOME"] = str(folder / "config")
+    os.environ["XDG_DATA_HOME"] = str(folder / "data")
+    os.environ["XDG_RUNTIME_DIR"] = str(folder / "run")
+    yield
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def qloop(qapp: QCoreApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """A qasync loop set as the current, running loop for the test's duration.
+
+    Created without ``already_running=True`` (whose teardown calls ``loop.stop()`` and
+    thereby ``QApplication.exit()``, which breaks every later nested wait). qtbot's waits
+    spin a nested Qt loop, in which qasync's timers and notifiers fire, so coroutines run
+    while a test waits on a signal or a condition.
+    """
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(loop)
+    try:
+        yield loop
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        while any(not t.done() for t in pending):
+            qapp.processEvents()
+        asyncio.events._set_running_loop(None)
+        loop.close()
+        asyncio.set_event_loop(None)
