@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Iterator
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
+# No test (nor an app it starts) may touch the real keyring; tests that need one set an
+# in-memory backend explicitly.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
 
 import PySide6.QtCore  # noqa: F401  - PySide6 must be imported before qasync
 import pytest
@@ -33,6 +37,22 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread() -> Iterator[None]:
+    """Free reference cycles here, on the GUI thread, never on a worker thread.
+
+    A parentless QObject (a test's session, say) caught in a cycle would otherwise be freed
+    by whichever thread triggers a collection; a QObject with a running timer destroyed
+    off its thread crashes Qt ("Timers cannot be stopped from another thread").
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.enable()
 
 
 @pytest.fixture

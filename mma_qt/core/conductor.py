@@ -1,8 +1,8 @@
 """The conductor: runs a track's ready tickets in parallel, on the asyncio (qasync) loop.
 
 Scheduling happens on the loop (GUI thread); each model call runs in a worker thread of
-the run's own executor (:class:`RunContext`), never qasync's default executor, so closing
-the app never waits on a blocked call. State changes go through the session, in the GUI
+the run's own :class:`~.pool.WorkerPool`, never qasync's default executor, so closing the
+app never waits on a blocked call. State changes go through the session, in the GUI
 thread. Workers never touch the session, the model or a widget: they only write text to
 their stream through the hub.
 """
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import dag
 from .approvals import ApprovalBroker
 from .cancel import CancelToken, PauseGate
 from .domain import Ticket, TicketStatus, Tier, Track, stream_id
+from .options import RunOptions
+from .pool import WorkerPool
 from .prompts import render
 from .providers.base import CompletionRequest, ProviderFactory
 from .session import MmaSession
@@ -25,16 +26,7 @@ from .worker import CallFailed, CallOutcome, run_call
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    #: Tier 3 workers running at once.
-    max_workers: int = 4
-    #: Automatic retries of a failed ticket, each after a Tier 4 diagnosis, each one rung
-    #: up the model ladder.
-    max_retries: int = 1
-    #: Repair requests after a plan (Tier 1/2 JSON) is rejected.
-    plan_retries: int = 1
+__all__ = ["Conductor", "RunContext", "RunOptions"]
 
 
 @dataclass(slots=True)
@@ -45,7 +37,7 @@ class RunContext:
     factory: ProviderFactory
     approvals: ApprovalBroker
     options: RunOptions
-    executor: ThreadPoolExecutor
+    pool: WorkerPool = field(default_factory=WorkerPool)
     gate: PauseGate = field(default_factory=PauseGate)
     token: CancelToken = field(default_factory=CancelToken)
 
@@ -56,10 +48,11 @@ class RunContext:
         """
         client = self.factory.create(request.tier)
         write = self.session.hub.writer(request.stream_id)
-        loop = asyncio.get_running_loop()
         try:
-            outcome = await loop.run_in_executor(
-                self.executor, run_call, client, request, write, token, self.gate
+            outcome = await asyncio.wrap_future(
+                self.pool.submit(
+                    request.stream_id, run_call, client, request, write, token, self.gate
+                )
             )
         except CallFailed as failed:
             self.session.add_usage(request.stream_id, failed.model, failed.usage)
@@ -138,10 +131,19 @@ class Conductor:
                 session.write(sid, f"[{reason}]\n")
                 session.set_ticket(ticket, TicketStatus.CANCELLED, reason=reason)
             return
+        # One token for the ticket's whole life (attempts and QA), so a cancel is never lost
+        # between attempts.
+        token = CancelToken(ctx.token)
+        self._tokens[ticket.id] = token
+        try:
+            await self._attempts(ticket, sid, token)
+        finally:
+            self._tokens.pop(ticket.id, None)
+
+    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> None:
+        ctx, session = self.ctx, self.ctx.session
         while True:
             model = ticket.model_override or ctx.factory.model_for(Tier.WORKER, ticket.retry_count)
-            token = CancelToken(ctx.token)
-            self._tokens[ticket.id] = token
             if ticket.retry_count:
                 session.write(sid, f"\n\n--- retry {ticket.retry_count} on {model} ---\n")
             session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=model)
@@ -151,13 +153,17 @@ class Conductor:
                 log.error("ticket %s failed: %s", ticket.id, failed, exc_info=failed.cause)
                 session.write(sid, f"\n\n[error] {failed}\n{failed.traceback_tail()}")
                 if ticket.retry_count < ctx.options.max_retries and not token.cancelled:
-                    ticket.qa_hint = await self._diagnose(ticket, failed)
+                    ticket.qa_hint = await self._diagnose(ticket, failed, token)
                     ticket.retry_count += 1
-                    continue
-                session.set_ticket(ticket, TicketStatus.FAILED, error=str(failed))
+                    if not token.cancelled:
+                        continue
+                if token.cancelled:
+                    session.write(sid, f"\n[cancelled: {token.reason}]\n")
+                    session.set_ticket(ticket, TicketStatus.CANCELLED, reason=token.reason,
+                                       error=str(failed))
+                else:
+                    session.set_ticket(ticket, TicketStatus.FAILED, error=str(failed))
                 return
-            finally:
-                self._tokens.pop(ticket.id, None)
             if outcome.cancelled:
                 session.write(sid, f"\n[cancelled: {token.reason}]\n")
                 session.set_ticket(ticket, TicketStatus.CANCELLED, reason=token.reason)
@@ -185,7 +191,7 @@ class Conductor:
             attempt=ticket.retry_count,
         )
 
-    async def _diagnose(self, ticket: Ticket, failed: CallFailed) -> str:
+    async def _diagnose(self, ticket: Ticket, failed: CallFailed, token: CancelToken) -> str:
         """Tier 4: a diagnosis of the failure, whose last paragraph is the retry's hint."""
         ctx, session = self.ctx, self.ctx.session
         record = session.open_stream(
@@ -205,7 +211,7 @@ class Conductor:
             attempt=ticket.retry_count,
         )
         try:
-            outcome = await ctx.call(request, CancelToken(ctx.token))
+            outcome = await ctx.call(request, CancelToken(token))
         except CallFailed as qa_failed:
             log.error("QA for %s failed: %s", ticket.id, qa_failed, exc_info=qa_failed.cause)
             session.write(record.stream_id, f"\n[error] {qa_failed}\n")

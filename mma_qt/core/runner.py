@@ -1,6 +1,6 @@
 """One epic run: Tier 1 plans tracks, Tier 2 plans tickets, the conductor runs them.
 
-An :class:`EpicRunner` is created per run and owns every per-run object (executor, pause
+An :class:`EpicRunner` is created per run and owns every per-run object (worker pool, pause
 gate, cancel token, approvals, conductor): starting a new run never shares anything with
 the old one.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from . import dag
@@ -47,9 +46,6 @@ class EpicRunner:
             factory=factory,
             approvals=ApprovalBroker(session.bus, auto=auto),
             options=self.options,
-            executor=ThreadPoolExecutor(
-                max_workers=self.options.max_workers + 1, thread_name_prefix="mma-worker"
-            ),
         )
         self.conductor: Conductor | None = None
         self._status_before_pause = RunStatus.RUNNING
@@ -87,12 +83,16 @@ class EpicRunner:
         if self.conductor is not None:
             self.conductor.wake()
 
-    def shutdown(self, timeout: float = 1.5) -> None:
-        """Cancel everything and wait (bounded) for the worker threads to end."""
+    def shutdown(self, timeout: float = 1.5) -> list[str]:
+        """Cancel everything; wait at most ``timeout`` s for worker threads to end.
+
+        Returns the names of threads still running (logged): daemon threads that cannot
+        hold up the app's exit.
+        """
         self.ctx.token.cancel("application closing")
         self.ctx.approvals.reject_all()
         self.ctx.gate.wake()
-        self.ctx.executor.shutdown(wait=True, cancel_futures=True)
+        return self.ctx.pool.shutdown(timeout)
 
     # -- the run ---------------------------------------------------------------------
     async def run(self, epic: str, workspace: str) -> RunStatus:
@@ -124,7 +124,7 @@ class EpicRunner:
             log.exception("internal error in the run")
             status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
-            self.ctx.executor.shutdown(wait=False)
+            self.ctx.pool.shutdown(timeout=0)
         if self.ctx.token.cancelled:
             status, error = RunStatus.CANCELLED, self.ctx.token.reason
         session.set_status(status, error)

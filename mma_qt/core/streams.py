@@ -106,7 +106,10 @@ class StreamHub(QObject):
     # -- GUI thread ------------------------------------------------------------------
     @Slot()
     def _on_wake(self) -> None:
-        if not self._timer.isActive():
+        with self._lock:
+            pending = bool(self._pending)
+        # A wake can arrive after a synchronous drain() already took its chunks.
+        if pending and not self._timer.isActive():
             self._timer.start()
 
     @Slot()
