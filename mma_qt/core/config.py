@@ -1,0 +1,316 @@
+"""The user's settings: ``config.toml`` in ``platformdirs.user_config_dir("mma-qt")``.
+
+Read with :mod:`tomllib`, validated with pydantic, written by the small TOML writer below
+(no extra dependency). A ``pricing.toml`` beside ``config.toml`` (or the file named by
+``pricing_file``) overrides the bundled prices entry by entry. Pure logic, no Qt.
+
+API keys never live here: a field whose name contains "key", "token", "secret" or
+"password" is dropped on load with a warning, and the schema has no place for one.
+Keys come from the environment or the system keyring (:mod:`mma_qt.core.keys`).
+
+Example::
+
+    provider = "anthropic"          # the provider of every tier that names none
+    max_workers = 4                 # Tier 3 workers running at once
+    max_retries = 2                 # Tier 3 retries of a failed ticket (climbing the ladder)
+    request_attempts = 4            # HTTP attempts per call (429/5xx/timeouts)
+    request_timeout = 120.0         # seconds without a byte before a call times out
+
+    [tiers.tier1]
+    model = "claude-sonnet-4-6"
+
+    [tiers.tier3]
+    model = "claude-haiku-4-5"
+    escalation = ["claude-sonnet-4-6", "claude-opus-4-8"]
+
+    [tiers.tier4]
+    provider = "ollama"
+    model = "qwen2.5-coder"
+
+    [providers.ollama]
+    base_url = "http://gpu-box:11434/v1"
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .domain import Tier
+from .options import RunOptions
+from .pricing import PricingTable
+from .providers.catalog import PROVIDER_NAMES
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "mma-qt"
+CONFIG_FILE = "config.toml"
+PRICING_FILE = "pricing.toml"
+
+_SECRET_NAME = re.compile(r"key|token|secret|password|passwd", re.IGNORECASE)
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used, naming the file and the field."""
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / CONFIG_FILE
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _check_provider(name: str | None) -> str | None:
+    if name is not None and name not in PROVIDER_NAMES:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(PROVIDER_NAMES)}")
+    return name
+
+
+class TierConfig(_Strict):
+    #: None: the top-level ``provider``.
+    provider: str | None = None
+    #: None: that provider's default model for the tier.
+    model: str | None = Field(default=None, min_length=1)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        return _check_provider(value)
+
+
+class WorkerTierConfig(TierConfig):
+    #: Models for Tier 3 retries after ``model``: attempt 1 uses escalation[0], and so on;
+    #: the last one repeats. Empty: the provider's default ladder if ``model`` is unset.
+    escalation: list[str] = Field(default_factory=list)
+
+
+class TiersConfig(_Strict):
+    tier1: TierConfig = Field(default_factory=TierConfig)
+    tier2: TierConfig = Field(default_factory=TierConfig)
+    tier3: WorkerTierConfig = Field(default_factory=WorkerTierConfig)
+    tier4: TierConfig = Field(default_factory=TierConfig)
+
+
+class ProviderConfig(_Strict):
+    #: Overrides the provider's endpoint (local servers, proxies, gateways).
+    base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class Config(_Strict):
+    provider: str = "anthropic"
+    max_workers: int = Field(default=4, ge=1, le=64)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    request_attempts: int = Field(default=4, ge=1, le=10)
+    request_timeout: float = Field(default=120.0, gt=0, le=3600)
+    #: None: ``pricing.toml`` beside ``config.toml``.
+    pricing_file: Path | None = None
+    tiers: TiersConfig = Field(default_factory=TiersConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        _check_provider(value)
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        for name in value:
+            _check_provider(name)
+        return value
+
+    def tier(self, tier: Tier) -> TierConfig:
+        return getattr(self.tiers, f"tier{int(tier)}")  # type: ignore[no-any-return]
+
+    def provider_for(self, tier: Tier) -> str:
+        return self.tier(tier).provider or self.provider
+
+    def base_url_for(self, provider: str) -> str | None:
+        settings = self.providers.get(provider)
+        return None if settings is None else settings.base_url
+
+    def pricing_path(self, directory: Path | None = None) -> Path:
+        if self.pricing_file is not None:
+            return self.pricing_file.expanduser()
+        return (directory or config_dir()) / PRICING_FILE
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The config at ``path`` (default :func:`config_path`); defaults if it is missing."""
+    config, _warnings = read_config(path)
+    return config
+
+
+def read_config(path: Path | None = None) -> tuple[Config, list[str]]:
+    """Like :func:`load_config`, also returning warnings (e.g. dropped key fields)."""
+    path = path or config_path()
+    if not path.is_file():
+        return Config(), []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    warnings: list[str] = []
+    data = _without_secrets(data, path, (), warnings)
+    for warning in warnings:
+        log.warning("%s", warning)
+    try:
+        return Config.model_validate(data), warnings
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from exc
+
+
+def _without_secrets(
+    data: Mapping[str, Any], path: Path, where: tuple[str, ...], warnings: list[str]
+) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for name, value in data.items():
+        dotted = ".".join((*where, name))
+        if _SECRET_NAME.search(name):
+            warnings.append(
+                f"{path}: ignored field '{dotted}': API keys and tokens are never read from "
+                "the config file; use an environment variable or the system keyring"
+            )
+            continue
+        clean[name] = (
+            _without_secrets(value, path, (*where, name), warnings)
+            if isinstance(value, dict)
+            else value
+        )
+    return clean
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"field '{field}': {error['msg']}")
+    return f"{path}: " + "; ".join(problems)
+
+
+def run_options(config: Config, max_workers: int | None = None) -> RunOptions:
+    """The conductor's options from the config (``max_workers`` from the command line wins)."""
+    return RunOptions(
+        max_workers=max_workers or config.max_workers, max_retries=config.max_retries
+    )
+
+
+def load_pricing(config: Config, directory: Path | None = None) -> PricingTable:
+    """Bundled prices overridden by the user's pricing file, if there is one."""
+    return PricingTable.load(config.pricing_path(directory))
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def save_config(config: Config, path: Path | None = None) -> Path:
+    """Write ``config`` atomically (temporary file + rename). Returns the path."""
+    path = path or config_path()
+    text = dump_config(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def dump_config(config: Config) -> str:
+    """``config`` as TOML text (fields left at None are omitted)."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    return dump_toml(data)
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """A minimal TOML writer: tables, strings, numbers, booleans and arrays of scalars."""
+    lines: list[str] = []
+    _write_table(lines, data, ())
+    return "\n".join(lines).strip() + "\n"
+
+
+def _write_table(lines: list[str], table: Mapping[str, Any], where: tuple[str, ...]) -> None:
+    scalars = [(k, v) for k, v in table.items() if not isinstance(v, dict)]
+    tables = [(k, v) for k, v in table.items() if isinstance(v, dict)]
+    if not scalars and not tables:
+        return  # an empty table: everything at its default
+    if where and scalars:
+        lines.append("")
+        lines.append("[" + ".".join(_key(part) for part in where) + "]")
+    for name, value in scalars:
+        lines.append(f"{_key(name)} = {_value(value)}")
+    for name, value in tables:
+        _write_table(lines, value, (*where, name))
+
+
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _string(name)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot write non-finite number {value!r} to TOML")
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+            "\r": "\\r"}
+
+
+def _string(text: str) -> str:
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'

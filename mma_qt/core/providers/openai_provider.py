@@ -1,0 +1,168 @@
+"""OpenAI Chat Completions, streamed; with a ``base_url`` also DeepSeek, OpenRouter and local
+OpenAI-compatible servers (Ollama, llama.cpp, vLLM, LM Studio: see
+:data:`.catalog.OPENAI_COMPATIBLE_PRESETS`). Pure logic, no Qt.
+
+Usage is requested with ``stream_options={"include_usage": True}`` and arrives in a final
+chunk whose ``choices`` is empty. ``prompt_tokens`` *includes*
+``prompt_tokens_details.cached_tokens``, so input = prompt_tokens - cached and
+cache_read = cached (DeepSeek reports ``prompt_cache_hit_tokens`` instead, read the same
+way). ``completion_tokens`` includes ``completion_tokens_details.reasoning_tokens``.
+A server that ignores ``include_usage`` gets estimated usage (see :mod:`.common`).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar
+
+import httpx2
+import openai
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from ..usage import Usage
+from .base import CompletionRequest
+from .common import (
+    DEFAULT_TIMEOUT,
+    Failure,
+    FailureKind,
+    PieceStream,
+    RetryPolicy,
+    SdkClient,
+    StreamAborter,
+    UsageSnapshot,
+    retry_after_from_headers,
+    status_failure,
+    transport_failure,
+)
+
+#: Sent as the key to local servers that need none (the SDK insists on one).
+NO_KEY = "not-needed"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAIClient(SdkClient):
+    default_provider: ClassVar[str] = "openai"
+    errors: ClassVar[tuple[type[Exception], ...]] = (openai.APIError, httpx2.HTTPError)
+
+    _sdk: openai.OpenAI | None = None
+
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        api_key: str | None,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        rng: random.Random | None = None,
+        max_completion_tokens: bool = False,
+    ) -> None:
+        super().__init__(
+            provider=provider,
+            api_key=api_key,
+            base_url=base_url,
+            retry=retry,
+            timeout=timeout,
+            rng=rng,
+        )
+        #: Send ``max_completion_tokens`` (OpenAI's own API) instead of ``max_tokens``
+        #: (what DeepSeek and local servers understand).
+        self.max_completion_tokens = max_completion_tokens
+
+    def _client(self) -> openai.OpenAI:
+        if self._sdk is None:
+            self._sdk = openai.OpenAI(
+                api_key=self._api_key or NO_KEY,
+                # Explicit, so OPENAI_BASE_URL in the environment cannot redirect the key.
+                base_url=self.base_url or OPENAI_BASE_URL,
+                max_retries=0,  # retries are ours (common.RetryPolicy), visible in the stream
+                timeout=self.http_timeout,
+            )
+        return self._sdk
+
+    def close(self) -> None:
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None:
+            sdk.close()
+
+    def _open(self, request: CompletionRequest, aborter: StreamAborter) -> PieceStream:
+        messages: list[ChatCompletionMessageParam] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        limit: dict[str, Any] = (
+            {"max_completion_tokens": request.max_tokens}
+            if self.max_completion_tokens
+            else {"max_tokens": request.max_tokens}
+        )
+        stream = self._client().chat.completions.create(
+            model=request.model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            **limit,
+        )
+        aborter.track(stream.response)
+        return self._pieces(stream)
+
+    @staticmethod
+    def _pieces(stream: openai.Stream[ChatCompletionChunk]) -> PieceStream:
+        with stream:
+            for chunk in stream:
+                for choice in chunk.choices:
+                    if choice.index == 0 and choice.delta.content:
+                        yield choice.delta.content
+                if chunk.usage is not None:
+                    # The usage chunk has empty choices; some servers also repeat running
+                    # usage on content chunks, so only the empty-choices one is final.
+                    yield UsageSnapshot(normalise_usage(chunk.usage), final=not chunk.choices)
+
+    def _classify(self, exc: Exception) -> Failure:
+        if isinstance(exc, openai.APIStatusError):
+            detail = _body_message(exc.body) or exc.message
+            return status_failure(
+                exc.status_code,
+                detail,
+                retry_after=retry_after_from_headers(exc.response.headers),
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return Failure(FailureKind.TIMEOUT, "a timeout", exc.message)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__
+            return Failure(
+                FailureKind.CONNECTION,
+                "a connection error",
+                f"{exc.message}: {cause}" if cause is not None else exc.message,
+            )
+        if isinstance(exc, httpx2.HTTPError):
+            return transport_failure(exc)
+        if isinstance(exc, openai.APIError):
+            # An {"error": ...} payload inside a 200 stream.
+            return Failure(FailureKind.SERVER, "an error in the stream", exc.message)
+        raise TypeError(f"not an OpenAI error: {exc!r}") from exc
+
+
+def normalise_usage(usage: CompletionUsage) -> Usage:
+    prompt_details = usage.prompt_tokens_details
+    cached = prompt_details.cached_tokens if prompt_details is not None else None
+    if cached is None:
+        # DeepSeek: prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens.
+        hit = (usage.model_extra or {}).get("prompt_cache_hit_tokens")
+        cached = hit if isinstance(hit, int) else 0
+    completion_details = usage.completion_tokens_details
+    reasoning = completion_details.reasoning_tokens if completion_details is not None else None
+    return Usage(
+        input=max(usage.prompt_tokens - cached, 0),
+        output=usage.completion_tokens,
+        cache_read=cached,
+        reasoning=reasoning or 0,
+    )
+
+
+def _body_message(body: object) -> str:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return ""
