@@ -33,9 +33,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run the sample epic on the offline demo provider and exit when "
                         "done (same as --provider demo --epic <sample> --auto --exit-when-done)")
     parser.add_argument("--provider", default=None,
-                        help="provider for every tier: demo, anthropic, openai, gemini or a "
-                        "preset (deepseek, ollama, ...). Default: the configuration, else "
-                        "demo when no API key is configured")
+                        help="provider for every tier: demo, anthropic, openai, gemini, or an "
+                        "OpenAI-compatible preset (deepseek, openrouter, ollama, llamacpp, "
+                        "vllm, lmstudio). Default: the configuration, falling back to demo "
+                        "when no API key is configured")
     parser.add_argument("--demo-delay", type=float, default=0.02, metavar="SECONDS",
                         help="demo provider pause between chunks (0 = full speed)")
     parser.add_argument("--scenario", type=Path, default=None,
@@ -46,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epic", default=None, metavar="TEXT", help="start this epic at once")
     parser.add_argument("--auto", action="store_true", help="no approval gates")
     parser.add_argument("--max-workers", type=int, default=None, metavar="N",
-                        help="Tier 3 workers at once (default 4)")
+                        help="Tier 3 workers at once (default: config, 4)")
     parser.add_argument("--exit-when-done", action="store_true",
                         help="quit when the run ends; exit code 0 done, 1 failed, 130 cancelled")
     parser.add_argument("--report", type=Path, default=None, metavar="FILE",
@@ -152,31 +153,36 @@ class StartupError(RuntimeError):
 async def _run(app: Any, args: argparse.Namespace, panel: Any) -> int:
     from PySide6.QtCore import QTimer
 
-    from .core.conductor import RunOptions
+    from .core.config import ConfigError, load_pricing, read_config, run_options
     from .core.controller import ControllerError
-    from .core.pricing import PricingError, PricingTable
+    from .core.pricing import PricingError
     from .core.progress import ProgressPrinter
     from .core.providers.demo import ScenarioError
     from .hooks.protocol import resolve_hook_address
     from .hooks.server import HookServerError
-    from .wiring import assemble, make_provider_factory
+    from .wiring import NoKeyError, assemble, make_provider_factory
+
+    def say(message: str) -> None:
+        print(f"mma-qt: {message}", file=sys.stderr, flush=True)
 
     try:
-        factory = make_provider_factory(args)
-        pricing = PricingTable.load(Path(platformdirs.user_config_dir("mma-qt")) / "pricing.toml")
-    except (ScenarioError, PricingError, ValueError) as exc:
+        config, warnings = read_config()
+        for warning in warnings:
+            log.warning("%s", warning)
+        factory = make_provider_factory(args, config, say=say)
+        pricing = load_pricing(config)
+    except (ConfigError, ScenarioError, PricingError, NoKeyError, ValueError) as exc:
         raise StartupError(str(exc)) from exc
-    if factory.is_demo:
-        print("mma-qt: using the offline DEMO provider (no API key configured)",
-              file=sys.stderr, flush=True)
+    say(f"provider: {factory.label}")
     try:
         parts = assemble(
             factory,
             pricing,
-            RunOptions(max_workers=args.max_workers or RunOptions().max_workers),
+            run_options(config, args.max_workers),
             auto=args.auto,
             hook_address=resolve_hook_address(args.hook),
             log_handler=panel,
+            config=config,
         )
     except HookServerError as exc:
         raise StartupError(str(exc)) from exc

@@ -8,26 +8,54 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from .core import keys
 from .core.conductor import RunOptions
+from .core.config import Config
 from .core.controller import Controller
 from .core.pricing import PricingTable
 from .core.providers.base import ProviderFactory
 from .core.providers.demo import DemoProviderFactory, Scenario
+from .core.providers.registry import build_factory, missing_keys
 from .core.session import MmaSession
 from .hooks.server import HookServer
 from .ui.hook_api import AppHookApi
 from .ui.log_panel import QtLogHandler
 from .ui.main_window import MainWindow
 
+log = logging.getLogger(__name__)
 
-def make_provider_factory(args: argparse.Namespace) -> ProviderFactory:
-    provider = args.provider or "demo"
-    if provider != "demo":
-        raise ValueError(f"provider {provider!r} is not available yet; use --provider demo")
-    scenario = Scenario.load(args.scenario) if args.scenario is not None else Scenario()
-    return DemoProviderFactory(delay=args.demo_delay, scenario=scenario)
+
+class NoKeyError(RuntimeError):
+    """A provider was asked for by name but has no API key."""
+
+
+def make_provider_factory(
+    args: argparse.Namespace, config: Config, *, say: Callable[[str], None] = print
+) -> ProviderFactory:
+    """The demo when asked for, else the configured (or ``--provider``) real providers.
+
+    With no provider named and no key configured, fall back to the demo and say why; with
+    a provider named explicitly and no key, refuse (the user asked for a real model).
+    """
+    if args.provider == "demo":
+        scenario = Scenario.load(args.scenario) if args.scenario is not None else Scenario()
+        return DemoProviderFactory(delay=args.demo_delay, scenario=scenario)
+    factory = build_factory(config, args.provider)
+    if factory is not None:
+        return factory
+    missing = missing_keys(config, args.provider)
+    hints = "; ".join(f"{name}: {keys.key_hint(name)}" for name in missing)
+    if args.provider is not None:
+        raise NoKeyError(f"no API key for {', '.join(missing)} ({hints}). "
+                         f"Keyring: {keys.keyring_status()}")
+    say(f"no API key for {', '.join(missing)} ({hints}); using the offline DEMO provider")
+    args.provider = "demo"
+    return make_provider_factory(args, config, say=say)
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +75,14 @@ def assemble(
     auto: bool,
     hook_address: str,
     log_handler: QtLogHandler | None = None,
+    config: Config | None = None,
 ) -> AppParts:
     """Build session, controller, window and a listening hook server (raises on failure)."""
     session = MmaSession(pricing, factory.label)
     controller = Controller(session, factory, options, auto=auto)
     if log_handler is None:
         log_handler = QtLogHandler(logging.INFO)
-    window = MainWindow(controller, log_handler)
+    window = MainWindow(controller, log_handler, config=config)
     session.setParent(window)
     controller.setParent(window)
     api = AppHookApi(window)

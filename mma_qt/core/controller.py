@@ -45,6 +45,12 @@ class Controller(QObject):
         self.runner: EpicRunner | None = None
         self._task: asyncio.Task[RunStatus] | None = None
 
+    def reconfigure(self, factory: ProviderFactory, options: RunOptions) -> None:
+        """Use new providers and options from the next run on (a running run keeps its own)."""
+        self.factory = factory
+        self.options = options
+        self.session.provider_label = factory.label
+
     @property
     def busy(self) -> bool:
         return self._task is not None and not self._task.done()

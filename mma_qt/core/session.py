@@ -21,7 +21,7 @@ from .domain import Ticket, TicketStatus, Tier, Track, stream_id
 from .events import EventBus
 from .pricing import PricingTable
 from .streams import StreamHub
-from .usage import Usage, sum_usage
+from .usage import Usage, estimate_tokens_for_length, sum_usage
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class StreamRecord:
     cost_usd: float = 0.0
     cost_known: bool = True
     calls: int = 0
+    #: Stream length when the current call started; text after it has no usage report yet.
+    live_from: int = 0
     started_at: float | None = None
     finished_at: float | None = None
 
@@ -185,6 +187,7 @@ class MmaSession(QObject):
     def stream_running(self, sid: str, model: str) -> None:
         record = self.records[sid]
         record.model = model
+        record.live_from = self.hub.length(sid)
         if record.tier is not Tier.WORKER:
             record.status = "running"
         if record.started_at is None:
@@ -226,6 +229,8 @@ class MmaSession(QObject):
 
     def add_usage(self, sid: str, model: str, usage: Usage) -> None:
         record = self.records[sid]
+        self.hub.drain()
+        record.live_from = self.hub.length(sid)
         record.usage = record.usage + usage
         record.model = model or record.model
         record.calls += 1
@@ -287,6 +292,7 @@ class MmaSession(QObject):
         record.model = ticket.model or record.model
         now = time.time()
         if status is TicketStatus.IN_PROGRESS:
+            record.live_from = self.hub.length(record.stream_id)
             record.started_at = record.started_at or now
             record.finished_at = None
             ticket.started_at = ticket.started_at or now
@@ -313,6 +319,12 @@ class MmaSession(QObject):
 
     def totals(self) -> Rollup:
         return Rollup.of(self.records.values())
+
+    def live_output(self, record: StreamRecord) -> int:
+        """Estimated output tokens of the running call, not yet reported by its provider."""
+        if record.started_at is None or record.finished_at is not None:
+            return 0
+        return estimate_tokens_for_length(self.hub.length(record.stream_id) - record.live_from)
 
     def records_of(self, tier: Tier) -> list[StreamRecord]:
         return [r for r in self.records.values() if r.tier is tier]

@@ -17,7 +17,11 @@ def estimate_tokens(text: str) -> int:
 
     The documented estimator: ``ceil(len(text) / 4)`` (0 for empty text).
     """
-    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+    return estimate_tokens_for_length(len(text))
+
+
+def estimate_tokens_for_length(chars: int) -> int:
+    return math.ceil(max(0, chars) / CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True, slots=True)

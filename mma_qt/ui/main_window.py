@@ -9,24 +9,27 @@ from PySide6.QtCore import (
     QByteArray,
     QItemSelection,
     QModelIndex,
+    QPoint,
     QSettings,
     Qt,
     QTimer,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -35,21 +38,39 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.config import Config, run_options
 from ..core.controller import Controller, ControllerError
 from ..core.domain import Tier
+from ..core.providers.registry import build_factory, missing_keys
 from ..core.session import RunStatus
 from . import formatting
 from .dialogs import NewEpicDialog
 from .log_panel import LogPanel, QtLogHandler
+from .settings_dialog import SettingsDialog
 from .stream_view import StreamView
-from .tree_model import COL_NAME, MmaTreeModel, StreamIdRole
+from .tree_model import (
+    COL_CACHE,
+    COL_COST,
+    COL_ELAPSED,
+    COL_INPUT,
+    COL_MODEL,
+    COL_NAME,
+    COL_OUTPUT,
+    COL_STATUS,
+    MmaTreeModel,
+    StreamIdRole,
+)
 
 log = logging.getLogger(__name__)
 
+COLUMN_WIDTHS = {
+    COL_STATUS: 120, COL_MODEL: 130, COL_INPUT: 60, COL_OUTPUT: 60, COL_CACHE: 55,
+    COL_COST: 70, COL_ELAPSED: 60,
+}
 #: Action names for the hook's ``click`` (see the README).
 ACTION_NAMES = (
     "new_epic", "start", "pause", "resume", "cancel", "cancel_ticket",
-    "approve", "reject", "expand_all", "close",
+    "approve", "reject", "expand_all", "settings", "close",
 )
 #: Field names for the hook's ``set_value``/``get_value``.
 FIELD_NAMES = ("epic", "workspace", "auto", "selected", "stream_text", "status_text",
@@ -64,13 +85,15 @@ class MainWindow(QMainWindow):
         controller: Controller,
         log_handler: QtLogHandler,
         parent: QWidget | None = None,
+        *,
+        config: Config | None = None,
     ) -> None:
         super().__init__(parent)
+        self.config = config or Config()
+        self._settings: SettingsDialog | None = None
         self.controller = controller
         self.session = controller.session
         self._dialog: NewEpicDialog | None = None
-        label = self.session.provider_label
-        self.setWindowTitle(f"mma_qt — {label}")
         self.setObjectName("MainWindow")
 
         # Epic panel
@@ -99,12 +122,17 @@ class MainWindow(QMainWindow):
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.tree.header().setStretchLastSection(False)
-        self.tree.setColumnWidth(COL_NAME, 300)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        for column, width in COLUMN_WIDTHS.items():
+            header.resizeSection(column, width)
         self.tree.expandAll()
         self.model.rowsInserted.connect(self._on_rows_inserted)
         self.model.modelReset.connect(self.tree.expandAll)
         self.tree.selectionModel().selectionChanged.connect(self._on_selection)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._on_tree_menu)
         self.stream_title = QLabel("No stream selected")
         self.stream_view = StreamView(self.session.hub)
         right = QWidget()
@@ -117,6 +145,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([760, 480])
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -127,6 +156,10 @@ class MainWindow(QMainWindow):
 
         # Docks
         self.approvals_list = QListWidget()
+        self.approvals_list.setToolTip(
+            "Pending approvals (spawns now; file edits and commands later). "
+            "Untick Auto-approve to be asked."
+        )
         approve, reject = QPushButton("Approve"), QPushButton("Reject")
         approvals = QWidget()
         approvals_layout = QVBoxLayout(approvals)
@@ -135,9 +168,14 @@ class MainWindow(QMainWindow):
         buttons.addWidget(approve)
         buttons.addWidget(reject)
         approvals_layout.addLayout(buttons)
-        self._add_dock("Approvals", approvals, Qt.DockWidgetArea.RightDockWidgetArea)
+        approvals_dock = self._add_dock(
+            "Approvals", approvals, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.log_panel = LogPanel(log_handler)
-        self._add_dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        log_dock = self._add_dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(approvals_dock, log_dock, Qt.Orientation.Horizontal)
+        self.resizeDocks([approvals_dock, log_dock], [380, 900], Qt.Orientation.Horizontal)
+        self.resizeDocks([log_dock], [130], Qt.Orientation.Vertical)
 
         # Actions
         self.actions_by_name: dict[str, QAction] = {}
@@ -150,6 +188,7 @@ class MainWindow(QMainWindow):
         self._action("approve", "Approve", self._approve, None)
         self._action("reject", "Reject", self._reject, None)
         self._action("expand_all", "Expand all", self.tree.expandAll, None)
+        self._action("settings", "Settings…", self._open_settings, "Ctrl+,")
         self._action("close", "Quit", self.close, QKeySequence.StandardKey.Quit)
         approve.clicked.connect(self.actions_by_name["approve"].trigger)
         reject.clicked.connect(self.actions_by_name["reject"].trigger)
@@ -162,12 +201,8 @@ class MainWindow(QMainWindow):
             menu.addAction(self.actions_by_name[name])
 
         # Status bar
-        self.provider_label = QLabel(label)
-        if self.session.provider_label.startswith("demo"):
-            self.provider_label.setText("DEMO provider (offline, no API key)")
-            self.provider_label.setStyleSheet(
-                "QLabel { background: #fff3cd; color: #664d03; padding: 0 6px; }"
-            )
+        self.provider_label = QLabel()
+        self._show_provider()
         self.status_label = QLabel()
         self.totals_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -178,17 +213,19 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.refresh_status)
         self._status_timer.start()
         self.session.statusChanged.connect(self._on_status_changed)
+        controller.finished.connect(self._on_status_changed)
         self.session.bus.published.connect(self._on_event)
         self._update_actions()
         self.refresh_status()
         self._restore_settings()
 
     # -- construction helpers -----------------------------------------------------------
-    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{title}Dock")
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
+        return dock
 
     def _action(
         self, name: str, text: str, slot: Any, shortcut: QKeySequence.StandardKey | str | None
@@ -199,6 +236,39 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
         self.actions_by_name[name] = action
+
+    def _show_provider(self) -> None:
+        label = self.session.provider_label
+        self.setWindowTitle(f"mma_qt — {label}")
+        if self.controller.factory.is_demo:
+            self.provider_label.setText("DEMO provider (offline, no API key)")
+            self.provider_label.setStyleSheet(
+                "QLabel { background: #fff3cd; color: #664d03; padding: 0 6px; }"
+            )
+        else:
+            self.provider_label.setText(label)
+            self.provider_label.setStyleSheet("")
+
+    @Slot()
+    def _open_settings(self) -> None:
+        dialog = SettingsDialog(self.config, self.apply_config, self)
+        dialog.finished.connect(dialog.deleteLater)
+        self._settings = dialog
+        dialog.open()
+
+    def apply_config(self, config: Config) -> None:
+        """Saved settings: new providers and options from the next run on."""
+        self.config = config
+        factory = build_factory(config)
+        if factory is None:
+            missing = ", ".join(missing_keys(config))
+            message = f"No API key for {missing}: runs keep using {self.session.provider_label}"
+            log.warning("%s", message)
+            self.statusBar().showMessage(message, 10000)
+            return
+        self.controller.reconfigure(factory, run_options(config))
+        self._show_provider()
+        self.statusBar().showMessage(f"Next run uses {factory.label}", 6000)
 
     # -- settings ----------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -382,6 +452,26 @@ class MainWindow(QMainWindow):
         sid = indexes[0].data(StreamIdRole) if indexes else None
         self.stream_title.setText(str(sid) if sid else "No stream selected")
         self.stream_view.show_stream(str(sid) if sid else None)
+
+    @Slot(QPoint)
+    def _on_tree_menu(self, pos: QPoint) -> None:
+        index = self.tree.indexAt(pos)
+        record = self.model.record(index)
+        if record is None:
+            return
+        self.tree.setCurrentIndex(index)
+        menu = QMenu(self)
+        if record.tier is Tier.WORKER:
+            menu.addAction(self.actions_by_name["cancel_ticket"])
+        copy = menu.addAction("Copy stream text")
+        copy.triggered.connect(self._copy_stream)
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    @Slot()
+    def _copy_stream(self) -> None:
+        record = self.model.record(self.tree.currentIndex())
+        if record is not None:
+            QGuiApplication.clipboard().setText(self.session.hub.text(record.stream_id))
 
     @Slot(QModelIndex, int, int)
     def _on_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:

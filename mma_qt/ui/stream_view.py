@@ -38,7 +38,7 @@ class StreamView(QPlainTextEdit):
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 2
+        return bar.value() >= bar.maximum()
 
     @Slot(object)
     def _on_appended(self, new: dict[str, str]) -> None:

@@ -189,6 +189,10 @@ class MmaTreeModel(QAbstractItemModel):
             return record.status.replace("_", " ")
         if column == COL_ELAPSED:
             return formatting.elapsed(record.elapsed())
+        if column == COL_OUTPUT:
+            live = self._session.live_output(record)
+            if live:
+                return "~" + formatting.tokens(record.usage.output + live)
         return _usage_column(Rollup.of([record]), column)
 
     def _tooltip(self, record: StreamRecord) -> str:

@@ -1,0 +1,7 @@
+"""``python -m mma_qt`` is ``mma-qt``."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())

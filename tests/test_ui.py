@@ -1,0 +1,176 @@
+"""The window: model contract, in-place updates, stream view, settings, hook GUI methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QModelIndex, QSettings
+
+from mma_qt.core.conductor import RunOptions
+from mma_qt.core.domain import Tier
+from mma_qt.core.pricing import PricingTable
+from mma_qt.core.prompts import sample_epic
+from mma_qt.core.providers.demo import DemoProviderFactory
+from mma_qt.hooks.client import ApiHookClient, HookCallError
+from mma_qt.ui.tree_model import COL_OUTPUT, StreamIdRole
+from mma_qt.wiring import AppParts, assemble
+
+from .helpers import FINAL, run_off_gui_thread, short_socket_path
+
+
+@pytest.fixture
+def app(qtbot: Any, qloop: Any, request: pytest.FixtureRequest) -> Iterator[AppParts]:
+    delay = getattr(request, "param", 0.0)
+    parts = assemble(
+        DemoProviderFactory(delay=delay), PricingTable.load(), RunOptions(), auto=True,
+        hook_address=short_socket_path(),
+    )
+    parts.window.show()
+    yield parts
+    parts.window.close()
+    parts.hook.close()
+    parts.window.deleteLater()
+
+
+def run_to_end(app: AppParts, qtbot: Any, workspace: Path) -> None:
+    app.window.start(sample_epic(), str(workspace))
+    qtbot.waitUntil(lambda: app.session.status in FINAL, timeout=60_000)
+
+
+def test_model_passes_qtmodeltester_through_a_whole_run(
+    app: AppParts, qtbot: Any, qtmodeltester: Any, tmp_path: Path
+) -> None:
+    model = app.window.model
+    qtmodeltester.check(model)  # the C++ tester stays attached and checks every change
+    run_to_end(app, qtbot, tmp_path)
+    qtmodeltester.check(model)
+    tier3 = model.tier_index(Tier.WORKER)
+    assert model.rowCount(tier3) == len(app.session.tickets) >= 5
+    first = model.index(0, 0, tier3)
+    assert first.data(StreamIdRole) == "Tier 3 (Worker): T-001"
+    assert model.parent(first) == tier3
+    assert app.window.tree.uniformRowHeights()
+
+
+def test_live_updates_are_ranged_and_never_reset(
+    app: AppParts, qtbot: Any, tmp_path: Path
+) -> None:
+    model = app.window.model
+    resets: list[int] = []
+    changes: list[tuple[QModelIndex, QModelIndex]] = []
+    app.window.start(sample_epic(), str(tmp_path))
+    # Starting an epic resets the model once (a new tree); live updates never do.
+    qtbot.waitUntil(lambda: app.session.status != "idle", timeout=10_000)
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda tl, br, roles=(): changes.append((tl, br)))
+    qtbot.waitUntil(lambda: app.session.status in FINAL, timeout=60_000)
+    model.flush()
+    assert resets == []
+    assert changes
+    for top_left, bottom_right in changes:
+        assert top_left.parent() == bottom_right.parent()
+        assert top_left.row() <= bottom_right.row()
+    # The Tier 3 row's output equals the sum over its tickets, as the hook reports it.
+    tier3_output = sum(t.usage.output for t in app.session.tickets.values())
+    assert model.tier_index(Tier.WORKER, COL_OUTPUT).data() == str(tier3_output)
+
+
+@pytest.mark.parametrize("app", [0.01], indirect=True)
+def test_stream_view_follows_the_tail_only_at_the_bottom(
+    app: AppParts, qtbot: Any, tmp_path: Path
+) -> None:
+    window = app.window
+    window.resize(900, 300)
+    window.start(sample_epic(), str(tmp_path))
+    qtbot.waitUntil(lambda: "T-001" in app.session.tickets, timeout=30_000)
+    window.select("T-001")
+    view = window.stream_view
+    assert view.stream_id == "Tier 3 (Worker): T-001"
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 10, timeout=30_000)
+    assert view.at_bottom()
+    bar.setValue(0)  # the user scrolls up to read
+    length = len(view.toPlainText())
+    qtbot.waitUntil(lambda: len(view.toPlainText()) > length, timeout=30_000)
+    assert bar.value() == 0
+    qtbot.waitUntil(lambda: app.session.status in FINAL, timeout=60_000)
+    assert view.toPlainText() == app.session.hub.text("Tier 3 (Worker): T-001")
+
+
+def test_geometry_is_kept_in_qsettings(app: AppParts, qtbot: Any, tmp_path: Path) -> None:
+    app.window.resize(710, 410)  # within the offscreen screen (800x600)
+    app.window.workspace_edit.setText(str(tmp_path))
+    app.window.close()
+    settings = QSettings()
+    assert settings.value("window/geometry") is not None
+    assert settings.value("run/workspace") == str(tmp_path)
+    again = assemble(
+        DemoProviderFactory(delay=0), PricingTable.load(), RunOptions(), auto=True,
+        hook_address=short_socket_path(),
+    )
+    try:
+        assert again.window.size().width() == 710
+        assert again.window.workspace_edit.text() == str(tmp_path)
+    finally:
+        again.window.close()
+        again.hook.close()
+        again.window.deleteLater()
+
+
+def test_demo_provider_is_clearly_labelled(app: AppParts) -> None:
+    assert "demo" in app.window.windowTitle()
+    assert "DEMO" in app.window.provider_label.text()
+
+
+def test_gui_automation_over_the_hook(app: AppParts, qtbot: Any, tmp_path: Path) -> None:
+    address = app.hook.path
+
+    def script() -> dict[str, Any]:
+        with ApiHookClient(address) as client:
+            described = client.call("describe")
+            client.set_value("epic", "Add CSV export to the reports module")
+            client.set_value("workspace", str(tmp_path))
+            epic = client.get_value("epic")["value"]
+            client.click("start")
+            status = client.wait_for(lambda s: s["status"] in FINAL, 60, types=["status"])
+            selected = client.select("T-002")["selected"]
+            shown = client.get_value("stream_text")["value"]
+            errors = {}
+            for call, params in [
+                ("click", {"name": "no_such_action"}),
+                ("click", {"name": "pause"}),
+                ("set_value", {"name": "title", "value": "x"}),
+                ("select", {"target": "T-999"}),
+                ("get_stream", {"stream_id": "nope"}),
+                ("start_epic", {"epic": 42}),
+                ("start_epic", {"epic": "x", "workspace": str(tmp_path / "missing")}),
+            ]:
+                try:
+                    client.call(call, params)
+                except HookCallError as exc:
+                    errors[f"{call}:{next(iter(params.values()))}"] = exc.code
+            stream = client.get_stream(selected, offset=10)
+            return {"described": described, "epic": epic, "status": status,
+                    "selected": selected, "shown": shown, "errors": errors,
+                    "stream": stream}
+
+    out = run_off_gui_thread(qtbot, script)
+    assert "start" in out["described"]["actions"] and "epic" in out["described"]["fields"]
+    assert out["epic"] == "Add CSV export to the reports module"
+    assert out["status"]["status"] == "done"
+    assert out["selected"] == "Tier 3 (Worker): T-002"
+    full = out["status"]["mma_streams"]["Tier 3 (Worker): T-002"]
+    assert out["shown"] == full
+    assert out["stream"]["text"] == full[10:] and out["stream"]["length"] == len(full)
+    assert out["errors"] == {
+        "click:no_such_action": -32602,
+        "click:pause": -32000,
+        "set_value:title": -32602,
+        "select:T-999": -32602,
+        "get_stream:nope": -32602,
+        "start_epic:42": -32602,
+        "start_epic:x": -32000,
+    }
