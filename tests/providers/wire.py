@@ -24,6 +24,7 @@ import logging
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,9 +57,14 @@ class Recorded:
 
 
 class WireServer:
-    """A scripted loopback server; use as a context manager."""
+    """A scripted loopback server; use as a context manager.
 
-    def __init__(self) -> None:
+    Replies come from the scripted queue first, then from ``responder`` if one is given
+    (a server that answers any request, e.g. a whole run's worth of calls).
+    """
+
+    def __init__(self, responder: Callable[[Recorded], Reply] | None = None) -> None:
+        self.responder = responder
         self.replies: deque[Reply] = deque()
         self.requests: list[Recorded] = []
         #: Set by the test (and on exit) to let hanging streams finish.
@@ -86,6 +92,8 @@ class WireServer:
             self.requests.append(recorded)
             if self.replies:
                 return self.replies.popleft()
+        if self.responder is not None:
+            return self.responder(recorded)
         return JsonReply(500, {"error": {"message": "wire server: no reply scripted"}})
 
     def __enter__(self) -> WireServer:
