@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+LINTED = [p for p in ("mma_qt", "tests", "benchmarks", "scripts") if Path(p).exists()]
 STEPS = [
-    ("ruff", [sys.executable, "-m", "ruff", "check", "mma_qt", "tests", "benchmarks", "scripts"]),
+    ("ruff", [sys.executable, "-m", "ruff", "check", *LINTED]),
     ("mypy", [sys.executable, "-m", "mypy", "mma_qt"]),
     ("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[1:]]),
 ]

@@ -13,6 +13,9 @@ os.environ.setdefault("QT_API", "pyside6")
 # in-memory backend explicitly.
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
 
+import keyring
+import keyring.backend
+import keyring.errors
 import PySide6.QtCore  # noqa: F401  - PySide6 must be imported before qasync
 import pytest
 import qasync
@@ -78,3 +81,63 @@ def qloop(qapp: QCoreApplication) -> Iterator[asyncio.AbstractEventLoop]:
         asyncio.events._set_running_loop(None)
         loop.close()
         asyncio.set_event_loop(None)
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring that lives in a dict; never picked by keyring's own backend detection."""
+
+    priority = -1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.store:
+            raise keyring.errors.PasswordDeleteError(username)
+        del self.store[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An empty in-memory keyring for the test, never the real one."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """The real window, session, controller and hook on the demo provider.
+
+    Parametrize indirectly with the demo delay (default 0: full speed).
+    """
+    from mma_qt.core.options import RunOptions
+    from mma_qt.core.pricing import PricingTable
+    from mma_qt.core.providers.demo import DemoProviderFactory
+    from mma_qt.wiring import assemble
+
+    from .helpers import short_socket_path
+
+    parts = assemble(
+        DemoProviderFactory(delay=getattr(request, "param", 0.0)),
+        PricingTable.load(),
+        RunOptions(),
+        auto=True,
+        hook_address=short_socket_path(),
+    )
+    parts.window.show()
+    yield parts
+    parts.window.close()
+    parts.hook.close()
+    parts.window.deleteLater()

@@ -8,38 +8,17 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mma_qt.core.conductor import RunOptions
 from mma_qt.core.domain import Tier
-from mma_qt.core.pricing import PricingTable
 from mma_qt.core.prompts import sample_epic
-from mma_qt.core.providers.demo import DemoProviderFactory
 from mma_qt.hooks.client import ApiHookClient
-from mma_qt.wiring import AppParts, assemble
+from mma_qt.wiring import AppParts
 
 from .helpers import FINAL, run_off_gui_thread, short_socket_path, worker_threads
-
-
-@pytest.fixture
-def demo_app(qtbot: Any, qloop: Any, request: pytest.FixtureRequest) -> Iterator[AppParts]:
-    delay = getattr(request, "param", 0.0)
-    parts = assemble(
-        DemoProviderFactory(delay=delay),
-        PricingTable.load(),
-        RunOptions(),
-        auto=True,
-        hook_address=short_socket_path(),
-    )
-    parts.window.show()
-    yield parts
-    parts.window.close()
-    parts.hook.close()
-    parts.window.deleteLater()
 
 
 def assert_complete_run(status: dict[str, Any]) -> None:

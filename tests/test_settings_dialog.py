@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import keyring
 import pytest
 
 from mma_qt.core.config import Config, config_path, load_config
@@ -16,21 +15,10 @@ from mma_qt.core.providers.demo import DemoProviderFactory
 from mma_qt.ui.settings_dialog import SettingsDialog
 from mma_qt.wiring import AppParts, assemble
 
+from .conftest import MemoryKeyring
 from .helpers import short_socket_path
-from .providers.conftest import MemoryKeyring
 
 KEY = "sk-ant-TESTKEY-0123456789abcdef0123456789"
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,52 +20,38 @@ from mma_qt.wiring import AppParts, assemble
 from .helpers import FINAL, run_off_gui_thread, short_socket_path
 
 
-@pytest.fixture
-def app(qtbot: Any, qloop: Any, request: pytest.FixtureRequest) -> Iterator[AppParts]:
-    delay = getattr(request, "param", 0.0)
-    parts = assemble(
-        DemoProviderFactory(delay=delay), PricingTable.load(), RunOptions(), auto=True,
-        hook_address=short_socket_path(),
-    )
-    parts.window.show()
-    yield parts
-    parts.window.close()
-    parts.hook.close()
-    parts.window.deleteLater()
-
-
-def run_to_end(app: AppParts, qtbot: Any, workspace: Path) -> None:
-    app.window.start(sample_epic(), str(workspace))
-    qtbot.waitUntil(lambda: app.session.status in FINAL, timeout=60_000)
+def run_to_end(demo_app: AppParts, qtbot: Any, workspace: Path) -> None:
+    demo_app.window.start(sample_epic(), str(workspace))
+    qtbot.waitUntil(lambda: demo_app.session.status in FINAL, timeout=60_000)
 
 
 def test_model_passes_qtmodeltester_through_a_whole_run(
-    app: AppParts, qtbot: Any, qtmodeltester: Any, tmp_path: Path
+    demo_app: AppParts, qtbot: Any, qtmodeltester: Any, tmp_path: Path
 ) -> None:
-    model = app.window.model
+    model = demo_app.window.model
     qtmodeltester.check(model)  # the C++ tester stays attached and checks every change
-    run_to_end(app, qtbot, tmp_path)
+    run_to_end(demo_app, qtbot, tmp_path)
     qtmodeltester.check(model)
     tier3 = model.tier_index(Tier.WORKER)
-    assert model.rowCount(tier3) == len(app.session.tickets) >= 5
+    assert model.rowCount(tier3) == len(demo_app.session.tickets) >= 5
     first = model.index(0, 0, tier3)
     assert first.data(StreamIdRole) == "Tier 3 (Worker): T-001"
     assert model.parent(first) == tier3
-    assert app.window.tree.uniformRowHeights()
+    assert demo_app.window.tree.uniformRowHeights()
 
 
 def test_live_updates_are_ranged_and_never_reset(
-    app: AppParts, qtbot: Any, tmp_path: Path
+    demo_app: AppParts, qtbot: Any, tmp_path: Path
 ) -> None:
-    model = app.window.model
+    model = demo_app.window.model
     resets: list[int] = []
     changes: list[tuple[QModelIndex, QModelIndex]] = []
-    app.window.start(sample_epic(), str(tmp_path))
+    demo_app.window.start(sample_epic(), str(tmp_path))
     # Starting an epic resets the model once (a new tree); live updates never do.
-    qtbot.waitUntil(lambda: app.session.status != "idle", timeout=10_000)
+    qtbot.waitUntil(lambda: demo_app.session.status != "idle", timeout=10_000)
     model.modelReset.connect(lambda: resets.append(1))
     model.dataChanged.connect(lambda tl, br, roles=(): changes.append((tl, br)))
-    qtbot.waitUntil(lambda: app.session.status in FINAL, timeout=60_000)
+    qtbot.waitUntil(lambda: demo_app.session.status in FINAL, timeout=60_000)
     model.flush()
     assert resets == []
     assert changes
@@ -74,18 +59,18 @@ def test_live_updates_are_ranged_and_never_reset(
         assert top_left.parent() == bottom_right.parent()
         assert top_left.row() <= bottom_right.row()
     # The Tier 3 row's output equals the sum over its tickets, as the hook reports it.
-    tier3_output = sum(t.usage.output for t in app.session.tickets.values())
+    tier3_output = sum(t.usage.output for t in demo_app.session.tickets.values())
     assert model.tier_index(Tier.WORKER, COL_OUTPUT).data() == str(tier3_output)
 
 
-@pytest.mark.parametrize("app", [0.01], indirect=True)
+@pytest.mark.parametrize("demo_app", [0.01], indirect=True)
 def test_stream_view_follows_the_tail_only_at_the_bottom(
-    app: AppParts, qtbot: Any, tmp_path: Path
+    demo_app: AppParts, qtbot: Any, tmp_path: Path
 ) -> None:
-    window = app.window
+    window = demo_app.window
     window.resize(900, 300)
     window.start(sample_epic(), str(tmp_path))
-    qtbot.waitUntil(lambda: "T-001" in app.session.tickets, timeout=30_000)
+    qtbot.waitUntil(lambda: "T-001" in demo_app.session.tickets, timeout=30_000)
     window.select("T-001")
     view = window.stream_view
     assert view.stream_id == "Tier 3 (Worker): T-001"
@@ -96,14 +81,14 @@ def test_stream_view_follows_the_tail_only_at_the_bottom(
     length = len(view.toPlainText())
     qtbot.waitUntil(lambda: len(view.toPlainText()) > length, timeout=30_000)
     assert bar.value() == 0
-    qtbot.waitUntil(lambda: app.session.status in FINAL, timeout=60_000)
-    assert view.toPlainText() == app.session.hub.text("Tier 3 (Worker): T-001")
+    qtbot.waitUntil(lambda: demo_app.session.status in FINAL, timeout=60_000)
+    assert view.toPlainText() == demo_app.session.hub.text("Tier 3 (Worker): T-001")
 
 
-def test_geometry_is_kept_in_qsettings(app: AppParts, qtbot: Any, tmp_path: Path) -> None:
-    app.window.resize(710, 410)  # within the offscreen screen (800x600)
-    app.window.workspace_edit.setText(str(tmp_path))
-    app.window.close()
+def test_geometry_is_kept_in_qsettings(demo_app: AppParts, qtbot: Any, tmp_path: Path) -> None:
+    demo_app.window.resize(710, 410)  # within the offscreen screen (800x600)
+    demo_app.window.workspace_edit.setText(str(tmp_path))
+    demo_app.window.close()
     settings = QSettings()
     assert settings.value("window/geometry") is not None
     assert settings.value("run/workspace") == str(tmp_path)
@@ -120,13 +105,13 @@ def test_geometry_is_kept_in_qsettings(app: AppParts, qtbot: Any, tmp_path: Path
         again.window.deleteLater()
 
 
-def test_demo_provider_is_clearly_labelled(app: AppParts) -> None:
-    assert "demo" in app.window.windowTitle()
-    assert "DEMO" in app.window.provider_label.text()
+def test_demo_provider_is_clearly_labelled(demo_app: AppParts) -> None:
+    assert "demo" in demo_app.window.windowTitle()
+    assert "DEMO" in demo_app.window.provider_label.text()
 
 
-def test_gui_automation_over_the_hook(app: AppParts, qtbot: Any, tmp_path: Path) -> None:
-    address = app.hook.path
+def test_gui_automation_over_the_hook(demo_app: AppParts, qtbot: Any, tmp_path: Path) -> None:
+    address = demo_app.hook.path
 
     def script() -> dict[str, Any]:
         with ApiHookClient(address) as client:

@@ -62,11 +62,6 @@ class AnthropicClient(SdkClient):
             )
         return self._sdk
 
-    def close(self) -> None:
-        sdk, self._sdk = self._sdk, None
-        if sdk is not None:
-            sdk.close()
-
     def _open(self, request: CompletionRequest, aborter: StreamAborter) -> PieceStream:
         kwargs: dict[str, Any] = {}
         if request.system:

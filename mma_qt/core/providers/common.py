@@ -38,7 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx2
 
@@ -367,9 +367,14 @@ class SdkClient(ABC):
     def _classify(self, exc: Exception) -> Failure:
         """Classify one of :attr:`errors`."""
 
-    @abstractmethod
+    #: The SDK client, created on first use by the subclass's ``_client()``.
+    _sdk: Any = None
+
     def close(self) -> None:
-        """Release the SDK client (idempotent)."""
+        """Release the SDK client and its connections (idempotent)."""
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None:
+            sdk.close()
 
     # -- the stream loop --
 

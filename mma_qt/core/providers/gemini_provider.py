@@ -66,11 +66,6 @@ class GeminiClient(SdkClient):
             self._sdk = genai.Client(api_key=self._api_key, vertexai=False, http_options=options)
         return self._sdk
 
-    def close(self) -> None:
-        sdk, self._sdk = self._sdk, None
-        if sdk is not None:
-            sdk.close()
-
     def _open(self, request: CompletionRequest, aborter: StreamAborter) -> PieceStream:
         config = types.GenerateContentConfig(
             system_instruction=request.system or None,

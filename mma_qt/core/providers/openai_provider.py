@@ -81,11 +81,6 @@ class OpenAIClient(SdkClient):
             )
         return self._sdk
 
-    def close(self) -> None:
-        sdk, self._sdk = self._sdk, None
-        if sdk is not None:
-            sdk.close()
-
     def _open(self, request: CompletionRequest, aborter: StreamAborter) -> PieceStream:
         messages: list[ChatCompletionMessageParam] = []
         if request.system:

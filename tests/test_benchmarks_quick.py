@@ -1,0 +1,31 @@
+"""The streaming benchmark runs end to end in quick mode and loses nothing (no timings)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(300)
+def test_quick_benchmark_is_complete() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.streams", "--quick"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    document = json.loads(result.stdout)
+    assert document["quick"] is True
+    assert document["complete"] is True
+    assert document["ingest"]["complete"] is True
+    assert all(check["complete"] for check in document["ingest"]["checks"])
+    limit = document["limit"]
+    for path in ("batched_signal_list", "batched_signal_object", "naive_per_chunk"):
+        assert limit[path]["complete"] is True, path
+    assert document["hook"]["state"]["answers_checked"] is True
+    assert {t["metric"] for t in document["targets"]}  # reported, never asserted
