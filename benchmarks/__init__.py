@@ -1,0 +1,1 @@
+"""Benchmarks for mma_qt; run ``python -m benchmarks.streams --help``."""
