@@ -360,6 +360,7 @@ def verify_epic(parts: AppParts, workers: int, chunks: int, shown: str | None) -
     view_ok = False
     if shown is not None:
         worker = int(shown.rsplit("-", 1)[1])
+        parts.window.stream_view.flush()  # the view refreshes at 10 Hz; show what is pending
         view_ok = parts.window.stream_view.toPlainText() == expected_text(worker, chunks)
     complete = (
         not bad_text

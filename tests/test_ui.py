@@ -82,7 +82,10 @@ def test_stream_view_follows_the_tail_only_at_the_bottom(
     qtbot.waitUntil(lambda: len(view.toPlainText()) > length, timeout=30_000)
     assert bar.value() == 0
     qtbot.waitUntil(lambda: demo_app.session.status in FINAL, timeout=60_000)
-    assert view.toPlainText() == demo_app.session.hub.text("Tier 3 (Worker): T-001")
+    qtbot.waitUntil(
+        lambda: view.toPlainText() == demo_app.session.hub.text("Tier 3 (Worker): T-001"),
+        timeout=2000,
+    )
 
 
 def test_geometry_is_kept_in_qsettings(demo_app: AppParts, qtbot: Any, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 - ``ticket``: ``ticket_id``, ``status``, ``blocked_reason``, ``retry_count``, ``model``
 - ``plan``: ``track``, ``tickets`` (ids) — a Tier 2 plan was accepted
 - ``usage``: ``stream_id``, ``tier``, ``model``, ``usage``, ``cost_usd``
-- ``text``: ``stream_id``, ``length`` (coalesced; at most one per stream per drain)
+- ``text``: ``streams``: ``[{stream_id, length, delta}]`` (one event per ~16 ms drain,
+  covering every stream that received text)
 - ``approval``: ``key``, ``kind``, ``ticket_id``, ``state`` (requested/approved/rejected)
 - ``log``: ``level``, ``message`` (warnings and errors the user should see)
 """

@@ -129,6 +129,8 @@ class MmaSession(QObject):
         self.records: dict[str, StreamRecord] = {}
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        #: Roll-ups by tier, track id or "*" (all); dropped whenever a record changes.
+        self._rollups: dict[object, Rollup] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     def reset(self, epic: str, workspace: str) -> None:
@@ -136,6 +138,7 @@ class MmaSession(QObject):
         self.epic, self.workspace = epic, workspace
         self.tracks, self.active_track = [], None
         self.tickets, self.records = {}, {}
+        self._rollups.clear()
         self.error, self.active_tier = "", None
         self.started_at, self.finished_at = time.time(), None
         self.streamsReset.emit()
@@ -180,6 +183,7 @@ class MmaSession(QObject):
         if record is None:
             record = StreamRecord(sid, tier, title or sid, ticket_id, track_id)
             self.records[sid] = record
+            self._rollups.clear()
             self.streamAdded.emit(sid)
             self._publish_stream(record)
         return record
@@ -204,6 +208,7 @@ class MmaSession(QObject):
         self._changed(record)
 
     def _changed(self, record: StreamRecord) -> None:
+        self._rollups.clear()
         self.streamChanged.emit(record.stream_id)
         self._publish_stream(record)
 
@@ -224,8 +229,15 @@ class MmaSession(QObject):
 
     @Slot(object)
     def _on_appended(self, new: dict[str, str]) -> None:
-        for sid, text in new.items():
-            self.bus.publish("text", stream_id=sid, length=self.hub.length(sid), delta=text)
+        # One event per drain for all streams: per-stream events (32 streams x 60 drains a
+        # second, each a Qt emission to every subscriber) were the GUI's largest cost.
+        self.bus.publish(
+            "text",
+            streams=[
+                {"stream_id": sid, "length": self.hub.length(sid), "delta": text}
+                for sid, text in new.items()
+            ],
+        )
 
     def add_usage(self, sid: str, model: str, usage: Usage) -> None:
         record = self.records[sid]
@@ -234,6 +246,7 @@ class MmaSession(QObject):
         record.usage = record.usage + usage
         record.model = model or record.model
         record.calls += 1
+        self._rollups.clear()
         cost = self.pricing.cost(model, usage)
         if cost is None:
             record.cost_known = False
@@ -290,6 +303,7 @@ class MmaSession(QObject):
         record = self.records[stream_id(Tier.WORKER, ticket.id)]
         record.status = str(status)
         record.model = ticket.model or record.model
+        self._rollups.clear()
         now = time.time()
         if status is TicketStatus.IN_PROGRESS:
             record.live_from = self.hub.length(record.stream_id)
@@ -311,14 +325,22 @@ class MmaSession(QObject):
         )
 
     # -- read side -------------------------------------------------------------------
+    def _rollup(self, key: object, records: Iterable[StreamRecord]) -> Rollup:
+        rollup = self._rollups.get(key)
+        if rollup is None:
+            rollup = self._rollups[key] = Rollup.of(records)
+        return rollup
+
     def tier_rollup(self, tier: Tier) -> Rollup:
-        return Rollup.of(r for r in self.records.values() if r.tier is tier)
+        return self._rollup(tier, (r for r in self.records.values() if r.tier is tier))
 
     def track_rollup(self, track_id: str) -> Rollup:
-        return Rollup.of(r for r in self.records.values() if r.track_id == track_id)
+        return self._rollup(
+            ("track", track_id), (r for r in self.records.values() if r.track_id == track_id)
+        )
 
     def totals(self) -> Rollup:
-        return Rollup.of(self.records.values())
+        return self._rollup("*", self.records.values())
 
     def live_output(self, record: StreamRecord) -> int:
         """Estimated output tokens of the running call, not yet reported by its provider."""

@@ -14,13 +14,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DRAIN_MS = 16
+#: Pending chunks above which a worker thread asks for an immediate drain and waits (up to
+#: BACKPRESSURE_WAIT_S) for it: a memory bound for a GUI thread that falls far behind.
+#: Real providers wait on the network and never get here; a lower bound would trade
+#: throughput for GIL hand-offs (measured: 4,096 cut full-speed ingest 7x; see
+#: benchmarks/README.md).
+BACKPRESSURE_CHUNKS = 65536
+BACKPRESSURE_WAIT_S = 0.05
 
 
 class StreamOrderError(AssertionError):
@@ -53,11 +59,9 @@ class StreamText:
         return self._joined[offset:] if offset else self._joined
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    stream_id: str
-    seq: int
-    text: str
+#: A pending chunk: (stream id, sequence number, text). A plain tuple: building a frozen
+#: dataclass per chunk cost two thirds of write() (benchmarks/README.md).
+Chunk = tuple[str, int, str]
 
 
 class StreamHub(QObject):
@@ -66,19 +70,24 @@ class StreamHub(QObject):
     #: ``dict[str, str]``: stream id -> text appended by this drain, in stream order.
     appended = Signal(object)
     _wake = Signal()
+    _urgent = Signal()
 
     def __init__(self, parent: QObject | None = None, *, drain_ms: int = DEFAULT_DRAIN_MS):
         super().__init__(parent)
         self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)
+        self._gui_thread = threading.get_ident()
         self._pending: list[Chunk] = []
         self._next_seq: dict[str, int] = {}
         self._wake_sent = False
+        self._urgent_sent = False
         self._streams: dict[str, StreamText] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(drain_ms)
         self._timer.timeout.connect(self.drain)
         self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
+        self._urgent.connect(self.drain, Qt.ConnectionType.QueuedConnection)
 
     # -- any thread ------------------------------------------------------------------
     def write(self, stream_id: str, text: str) -> int:
@@ -86,9 +95,20 @@ class StreamHub(QObject):
         if not text:
             return -1
         with self._lock:
+            if (
+                len(self._pending) >= BACKPRESSURE_CHUNKS
+                and threading.get_ident() != self._gui_thread
+            ):
+                # Ask for a drain now rather than at the next tick, and wait for it. Never
+                # for long: a GUI thread that cannot drain (a modal dialog) only lets the
+                # list grow; it never loses or stalls a worker.
+                if not self._urgent_sent:
+                    self._urgent_sent = True
+                    self._urgent.emit()
+                self._drained.wait(BACKPRESSURE_WAIT_S)
             seq = self._next_seq.get(stream_id, 0)
             self._next_seq[stream_id] = seq + 1
-            self._pending.append(Chunk(stream_id, seq, text))
+            self._pending.append((stream_id, seq, text))
             wake = not self._wake_sent
             self._wake_sent = True
         if wake:
@@ -121,23 +141,31 @@ class StreamHub(QObject):
         """
         with self._lock:
             batch, self._pending = self._pending, []
-            self._wake_sent = False
+            self._wake_sent = self._urgent_sent = False
+            self._drained.notify_all()
         if not batch:
             return
         self._timer.stop()
         new: dict[str, list[str]] = {}
-        for chunk in batch:
-            stream = self._streams.get(chunk.stream_id)
+        expected: dict[str, int] = {}
+        for sid, seq, text in batch:
+            parts = new.get(sid)
+            if parts is None:
+                parts = new[sid] = []
+                stream = self._streams.get(sid)
+                expected[sid] = 0 if stream is None else stream.chunks
+            if seq != expected[sid]:
+                raise StreamOrderError(f"{sid}: chunk {seq} arrived, {expected[sid]} expected")
+            expected[sid] = seq + 1
+            parts.append(text)
+        joined = {sid: "".join(parts) for sid, parts in new.items()}
+        for sid, text in joined.items():
+            stream = self._streams.get(sid)
             if stream is None:
-                stream = self._streams[chunk.stream_id] = StreamText()
-            if chunk.seq != stream.chunks:
-                raise StreamOrderError(
-                    f"{chunk.stream_id}: chunk {chunk.seq} arrived, {stream.chunks} expected"
-                )
-            stream.chunks += 1
-            stream.append(chunk.text)
-            new.setdefault(chunk.stream_id, []).append(chunk.text)
-        self.appended.emit({sid: "".join(parts) for sid, parts in new.items()})
+                stream = self._streams[sid] = StreamText()
+            stream.append(text)  # one string per stream per drain, not one per chunk
+            stream.chunks = expected[sid]
+        self.appended.emit(joined)
 
     def text(self, stream_id: str, offset: int = 0) -> str:
         stream = self._streams.get(stream_id)

@@ -80,7 +80,14 @@ class Usage:
 
 
 def sum_usage(usages: Iterable[Usage]) -> Usage:
-    total = Usage()
-    for usage in usages:
-        total = total + usage
-    return total
+    """One pass over plain ints: roll-ups run on every snapshot and tier repaint."""
+    inp = out = read = write = reasoning = 0
+    estimated = False
+    for u in usages:
+        inp += u.input
+        out += u.output
+        read += u.cache_read
+        write += u.cache_write
+        reasoning += u.reasoning
+        estimated = estimated or u.estimated
+    return Usage(inp, out, read, write, reasoning, estimated)

@@ -338,17 +338,19 @@ class HookServer(QObject):
     def publish(self, event: dict[str, Any]) -> int:
         """Send ``event`` to matching subscribers; returns how many it was sent to.
 
+        Encodes only when someone wants the event: the app publishes on every stream
+        drain, and JSON-encoding unseen text deltas cost GUI time (benchmarks/README.md).
         Raises TypeError/ValueError if ``event`` is not JSON-serializable: that is the
         caller's bug and should surface there.
         """
-        line = notification_line(EVENT_METHOD, event)
         event_type = event.get("type")
-        sent = 0
-        for conn in list(self._connections):
-            if conn.wants(event_type):
-                conn.send_event(line)
-                sent += 1
-        return sent
+        targets = [conn for conn in self._connections if conn.wants(event_type)]
+        if not targets:
+            return 0
+        line = notification_line(EVENT_METHOD, event)
+        for conn in targets:
+            conn.send_event(line)
+        return len(targets)
 
     @Slot()
     def _on_new_connection(self) -> None:

@@ -17,10 +17,11 @@ def cost(usd: float, known: bool = True) -> str:
     return f"${usd:.4f}"
 
 
-def elapsed(seconds: float | None) -> str:
+def elapsed(seconds: float | None, *, precise: bool = True) -> str:
+    """``precise`` shows tenths under a minute (finished work); live rows tick in seconds."""
     if seconds is None:
         return ""
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{seconds:.1f}s" if precise else f"{int(seconds)}s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s"

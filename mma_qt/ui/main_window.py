@@ -421,6 +421,7 @@ class MainWindow(QMainWindow):
         if name == "selected":
             return self.stream_view.stream_id
         if name == "stream_text":
+            self.stream_view.flush()
             return self.stream_view.toPlainText()
         if name == "status_text":
             return self.status_label.text()

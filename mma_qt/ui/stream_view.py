@@ -1,19 +1,21 @@
 """A read-only view of one stream that appends coalesced text and follows the tail.
 
 The full transcript lives in the core (StreamHub); this widget shows the selected stream
-only. New text is inserted as one string per drain at the end cursor inside an edit block,
-and the view scrolls with it only if the user was already at the bottom.
+only. New text is collected and inserted at most 10 times a second, as one string at the
+end cursor inside an edit block (text layout is the costly part of showing a stream), and
+the view scrolls with it only if the user was already at the bottom.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from ..core.streams import StreamHub
 
 MAX_BLOCKS = 100_000
+REFRESH_MS = 100
 
 
 class StreamView(QPlainTextEdit):
@@ -29,9 +31,16 @@ class StreamView(QPlainTextEdit):
         font.setStyleHint(QFont.StyleHint.Monospace)
         self.setFont(font)
         self.setPlaceholderText("Select a row to see its stream.")
+        self._pending: list[str] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.flush)
         hub.appended.connect(self._on_appended)
 
     def show_stream(self, stream_id: str | None) -> None:
+        self._pending.clear()
+        self._timer.stop()
         self.stream_id = stream_id
         self.setPlainText("" if stream_id is None else self._hub.text(stream_id))
         self.moveCursor(QTextCursor.MoveOperation.End)
@@ -44,13 +53,25 @@ class StreamView(QPlainTextEdit):
     def _on_appended(self, new: dict[str, str]) -> None:
         if self.stream_id is None or self.stream_id not in new:
             return
+        self._pending.append(new[self.stream_id])
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @Slot()
+    def flush(self) -> None:
+        """Show the text collected since the last refresh (also called before reading)."""
+        self._timer.stop()
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
         follow = self.at_bottom()
         bar = self.verticalScrollBar()
         kept = bar.value()
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.beginEditBlock()
-        cursor.insertText(new[self.stream_id])
+        cursor.insertText(text)
         cursor.endEditBlock()
         if follow:
             bar.setValue(bar.maximum())
