@@ -22,6 +22,7 @@ from mma_qt.core.prompts import sample_epic
 from mma_qt.core.providers.base import (
     CompletionRequest,
     ProviderClient,
+    ProviderError,
     StreamItem,
     TextDelta,
     UsageReport,
@@ -363,3 +364,32 @@ def test_shutdown_waits_only_a_bounded_time_for_a_stuck_worker(qtbot, start):
         release.set()
         if closer.ident is not None:  # started
             closer.join(10)
+
+
+class RefusingFactory(DemoProviderFactory):
+    """Tier 3 calls fail as a provider fails on a rejected key: final, not retryable."""
+
+    def create(self, tier: Tier) -> ProviderClient:
+        if tier is not Tier.WORKER:
+            return super().create(tier)
+        return RefusingClient()
+
+
+class RefusingClient:
+    def stream(self, request: CompletionRequest, cancel: CancelToken) -> Iterator[StreamItem]:
+        raise ProviderError("openai rejected the API key (HTTP 401)", retryable=False)
+        yield  # pragma: no cover - makes this a generator
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+def test_a_final_provider_error_fails_the_ticket_without_retry(qtbot, start):
+    runner, task = start(RefusingFactory(delay=0, scenario=Scenario(wide_tickets=2)))
+    assert finish(qtbot, task) is RunStatus.FAILED
+    for ticket in runner.session.tickets.values():
+        assert ticket.status is TicketStatus.FAILED
+        assert ticket.retry_count == 0
+        assert "rejected the API key" in ticket.error
+        assert "rejected the API key" in text_of(runner, Tier.WORKER, ticket.id)
+    assert not any(r.tier is Tier.QA for r in runner.session.records.values())

@@ -20,7 +20,7 @@ from .domain import Ticket, TicketStatus, Tier, Track, stream_id
 from .options import RunOptions
 from .pool import WorkerPool
 from .prompts import render
-from .providers.base import CompletionRequest, ProviderFactory
+from .providers.base import CompletionRequest, ProviderError, ProviderFactory
 from .session import MmaSession
 from .worker import CallFailed, CallOutcome, run_call
 
@@ -59,6 +59,12 @@ class RunContext:
             raise
         self.session.add_usage(request.stream_id, outcome.model, outcome.usage)
         return outcome
+
+
+def _worth_retrying(failed: CallFailed) -> bool:
+    """A provider error it calls final (a rejected key, a refused request) fails the ticket
+    at once: a diagnosis and another model cannot change the provider's answer."""
+    return not (isinstance(failed.cause, ProviderError) and not failed.cause.retryable)
 
 
 class Conductor:
@@ -152,7 +158,11 @@ class Conductor:
             except CallFailed as failed:
                 log.error("ticket %s failed: %s", ticket.id, failed, exc_info=failed.cause)
                 session.write(sid, f"\n\n[error] {failed}\n{failed.traceback_tail()}")
-                if ticket.retry_count < ctx.options.max_retries and not token.cancelled:
+                if (
+                    ticket.retry_count < ctx.options.max_retries
+                    and not token.cancelled
+                    and _worth_retrying(failed)
+                ):
                     ticket.qa_hint = await self._diagnose(ticket, failed, token)
                     ticket.retry_count += 1
                     if not token.cancelled:

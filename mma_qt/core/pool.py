@@ -59,10 +59,15 @@ class WorkerPool:
         with self._lock:
             return sorted(t.name for t in self._threads)
 
-    def shutdown(self, timeout: float | None = None) -> list[str]:
-        """Refuse new work; wait up to ``timeout`` s for running calls. Returns stragglers."""
+    def close(self) -> None:
+        """Refuse new work; running calls finish on their own (they hold no GUI state)."""
         with self._lock:
             self._closed = True
+
+    def shutdown(self, timeout: float | None = None) -> list[str]:
+        """Refuse new work; wait up to ``timeout`` s for running calls. Returns stragglers."""
+        self.close()
+        with self._lock:
             threads = list(self._threads)
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:

@@ -124,7 +124,7 @@ class EpicRunner:
             log.exception("internal error in the run")
             status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
-            self.ctx.pool.shutdown(timeout=0)
+            self.ctx.pool.close()
         if self.ctx.token.cancelled:
             status, error = RunStatus.CANCELLED, self.ctx.token.reason
         session.set_status(status, error)
