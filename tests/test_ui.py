@@ -9,12 +9,12 @@ import pytest
 from PySide6.QtCore import QModelIndex, QSettings
 
 from mma_qt.core.conductor import RunOptions
-from mma_qt.core.domain import Tier
+from mma_qt.core.domain import Ticket, Tier, Track
 from mma_qt.core.pricing import PricingTable
 from mma_qt.core.prompts import sample_epic
 from mma_qt.core.providers.demo import DemoProviderFactory
 from mma_qt.hooks.client import ApiHookClient, HookCallError
-from mma_qt.ui.tree_model import COL_OUTPUT, StreamIdRole
+from mma_qt.ui.tree_model import COL_OUTPUT, COL_STATUS, StreamIdRole
 from mma_qt.wiring import AppParts, assemble
 
 from .helpers import FINAL, run_off_gui_thread, short_socket_path
@@ -162,3 +162,14 @@ def test_gui_automation_over_the_hook(demo_app: AppParts, qtbot: Any, tmp_path: 
         "start_epic:42": -32602,
         "start_epic:x": -32000,
     }
+
+
+def test_ticket_rows_show_their_ticket_status_from_the_plan_on(demo_app: AppParts) -> None:
+    session = demo_app.session
+    session.reset("epic", "/tmp")
+    track = Track("TR-1", "Track")
+    session.set_plan(track, [Ticket("T-001", "First"), Ticket("T-002", "Second", ("T-001",))])
+    model = demo_app.window.model
+    tier3 = model.tier_index(Tier.WORKER)
+    shown = [model.index(row, COL_STATUS, tier3).data() for row in range(model.rowCount(tier3))]
+    assert shown == ["todo", "todo"]

@@ -277,9 +277,10 @@ class MmaSession(QObject):
         self.active_track = track
         for ticket in tickets:
             self.tickets[ticket.id] = ticket
-            self.open_stream(
+            record = self.open_stream(
                 Tier.WORKER, ticket.id, f"{ticket.id}: {ticket.title}", track_id=track.id
             )
+            record.status = str(ticket.status)
         self.bus.publish("plan", track=track.to_dict(), tickets=[t.id for t in tickets])
 
     def set_ticket(

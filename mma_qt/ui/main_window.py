@@ -524,5 +524,5 @@ class MainWindow(QMainWindow):
             f"out {formatting.tokens(totals.usage.output)} · "
             f"cache {formatting.tokens(totals.usage.cache)} · "
             f"{formatting.cost(totals.cost_usd, totals.cost_known)} · "
-            f"{formatting.elapsed(elapsed)}"
+            f"{formatting.elapsed(elapsed, precise=session.finished_at is not None)}"
         )
