@@ -393,3 +393,36 @@ def test_a_final_provider_error_fails_the_ticket_without_retry(qtbot, start):
         assert "rejected the API key" in ticket.error
         assert "rejected the API key" in text_of(runner, Tier.WORKER, ticket.id)
     assert not any(r.tier is Tier.QA for r in runner.session.records.values())
+
+
+class CountingFactory(DemoProviderFactory):
+    """Records every client it creates and which calls ran on each."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clients: list[ProviderClient] = []
+        self.calls_per_client: dict[int, int] = {}
+
+    def create(self, tier: Tier) -> ProviderClient:
+        client = super().create(tier)
+        self.clients.append(client)
+        inner = client.stream
+
+        def stream(request: CompletionRequest, cancel: CancelToken) -> Iterator[StreamItem]:
+            self.calls_per_client[id(client)] = self.calls_per_client.get(id(client), 0) + 1
+            return inner(request, cancel)
+
+        client.stream = stream  # type: ignore[method-assign]
+        return client
+
+
+def test_every_call_gets_its_own_provider_client(qtbot, start):
+    """The old tool reset one shared provider session under running calls: here no two
+    calls, concurrent or not, ever share a client."""
+    factory = CountingFactory(delay=0.002, scenario=scenario("flaky-worker"))
+    runner, task = start(factory)
+    assert finish(qtbot, task) is RunStatus.DONE
+    calls = sum(r.calls for r in runner.session.records.values())
+    assert calls == len(factory.clients) >= 2 + 6 + 2  # plans, tickets, QA and its retry
+    assert len({id(c) for c in factory.clients}) == len(factory.clients)
+    assert set(factory.calls_per_client.values()) == {1}
