@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        code: int = loop.run_until_complete(_run(app, args, panel))
+        code: int = loop.run_until_complete(_run(args, panel))
         return code
     except StartupError as exc:
         print(f"mma-qt: {exc}", file=sys.stderr)
@@ -150,7 +150,7 @@ class StartupError(RuntimeError):
     pass
 
 
-async def _run(app: Any, args: argparse.Namespace, panel: Any) -> int:
+async def _run(args: argparse.Namespace, panel: Any) -> int:
     from PySide6.QtCore import QTimer
 
     from .core.config import ConfigError, load_pricing, read_config, run_options
@@ -191,19 +191,19 @@ async def _run(app: Any, args: argparse.Namespace, panel: Any) -> int:
         window.workspace_edit.setText(args.workspace)
     print(f"mma-qt: hook listening on {hook.path}", file=sys.stderr, flush=True)
 
-    printer = ProgressPrinter(sys.stderr, window)
     if args.offscreen or args.exit_when_done:
-        session.bus.published.connect(printer.on_event)
+        session.bus.published.connect(ProgressPrinter(sys.stderr, window).on_event)
 
     loop = asyncio.get_running_loop()
     closed: asyncio.Future[int] = loop.create_future()
-    exit_code = {"code": 0}
+    exit_code = 0
 
     def on_closed() -> None:
         if not closed.done():
-            closed.set_result(exit_code["code"])
+            closed.set_result(exit_code)
 
     def on_finished(status: str) -> None:
+        nonlocal exit_code
         totals = session.totals()
         print(
             f"mma-qt: finished {status}: {len(session.tickets)} tickets, "
@@ -214,7 +214,7 @@ async def _run(app: Any, args: argparse.Namespace, panel: Any) -> int:
             write_report(args.report, session.snapshot())
             print(f"mma-qt: report written to {args.report}", file=sys.stderr, flush=True)
         if args.exit_when_done:
-            exit_code["code"] = EXIT_CODES.get(status, 1)
+            exit_code = EXIT_CODES.get(status, 1)
             window.close()
 
     window.closed.connect(on_closed)
@@ -223,7 +223,8 @@ async def _run(app: Any, args: argparse.Namespace, panel: Any) -> int:
     # Ctrl+C / SIGTERM close the window like the user would. A short timer lets Python run
     # signal handlers while Qt's loop is in C++.
     def on_signal(signum: int, frame: object) -> None:
-        exit_code["code"] = 128 + signum
+        nonlocal exit_code
+        exit_code = 128 + signum
         QTimer.singleShot(0, window.close)
 
     signal.signal(signal.SIGINT, on_signal)

@@ -41,8 +41,7 @@ def make_provider_factory(
     a provider named explicitly and no key, refuse (the user asked for a real model).
     """
     if args.provider == "demo":
-        scenario = Scenario.load(args.scenario) if args.scenario is not None else Scenario()
-        return DemoProviderFactory(delay=args.demo_delay, scenario=scenario)
+        return _demo_factory(args)
     factory = build_factory(config, args.provider)
     if factory is not None:
         return factory
@@ -52,10 +51,12 @@ def make_provider_factory(
         raise NoKeyError(f"no API key for {', '.join(missing)} ({hints}). "
                          f"Keyring: {keys.keyring_status()}")
     say(f"no API key for {', '.join(missing)} ({hints}); using the offline DEMO provider")
-    args.provider = "demo"
-    return make_provider_factory(args, config, say=say)
+    return _demo_factory(args)
 
 
+def _demo_factory(args: argparse.Namespace) -> DemoProviderFactory:
+    scenario = Scenario.load(args.scenario) if args.scenario is not None else Scenario()
+    return DemoProviderFactory(delay=args.demo_delay, scenario=scenario)
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,7 +124,7 @@ class Conductor:
             session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
         if self.ctx.token.cancelled:
             for ticket in tickets:
-                if ticket.status is TicketStatus.TODO and ticket.id not in self._tokens:
+                if ticket.status is TicketStatus.TODO:
                     session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.ctx.token.reason)
 
     async def _run_ticket(self, ticket: Ticket) -> None:

@@ -110,7 +110,3 @@ def cascade_blocked(tickets: Sequence[Ticket]) -> list[Ticket]:
                     changed = True
                     break
     return newly
-
-
-def is_finished(tickets: Sequence[Ticket]) -> bool:
-    return all(t.status.is_final for t in tickets)

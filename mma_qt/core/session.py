@@ -147,9 +147,6 @@ class MmaSession(QObject):
     def set_status(self, status: RunStatus, error: str = "") -> None:
         self.set_phase(status, self.active_tier, error)
 
-    def set_active_tier(self, tier: Tier | None) -> None:
-        self.set_phase(self.status, tier)
-
     def set_phase(self, status: RunStatus, tier: Tier | None, error: str = "") -> None:
         """Change the run status and active tier together: one event per change."""
         if status.is_final:
@@ -348,9 +345,6 @@ class MmaSession(QObject):
         if record.started_at is None or record.finished_at is not None:
             return 0
         return estimate_tokens_for_length(self.hub.length(record.stream_id) - record.live_from)
-
-    def records_of(self, tier: Tier) -> list[StreamRecord]:
-        return [r for r in self.records.values() if r.tier is tier]
 
     def snapshot(self, *, streams: bool = True) -> dict[str, Any]:
         """The ``get_mma_status`` answer. ``streams=False`` gives stream lengths only."""

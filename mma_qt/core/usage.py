@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 #: Characters per token used by :func:`estimate_tokens`. OpenAI's published rule of thumb
@@ -52,15 +52,8 @@ class Usage:
         )
 
     @property
-    def total(self) -> int:
-        return self.input + self.output + self.cache_read + self.cache_write
-
-    @property
     def cache(self) -> int:
         return self.cache_read + self.cache_write
-
-    def marked_estimated(self) -> Usage:
-        return replace(self, estimated=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {

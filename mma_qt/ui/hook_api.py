@@ -141,7 +141,7 @@ class AppHookApi:
         p = self._parse(_StartEpic, params)
         if p.auto is not None:
             self.window.auto_check.setChecked(p.auto)
-        self.window.start(p.epic, p.workspace if p.workspace is not None else None)
+        self.window.start(p.epic, p.workspace)
         return {"started": True, "status": str(self.session.status)}
 
     def _pause(self, params: dict[str, Any]) -> dict[str, Any]:
