@@ -26,8 +26,8 @@ import qasync  # noqa: E402
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from mma_qt.core.conductor import RunOptions  # noqa: E402
-from mma_qt.core.pricing import PricingTable  # noqa: E402
+from mma_qt.core.model.options import RunOptions  # noqa: E402
+from mma_qt.core.model.pricing import PricingTable  # noqa: E402
 from mma_qt.core.providers.demo import DemoProviderFactory  # noqa: E402
 from mma_qt.wiring import assemble  # noqa: E402
 

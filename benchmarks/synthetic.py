@@ -13,8 +13,9 @@ import threading
 import time
 from collections.abc import Iterator
 
-from mma_qt.core.cancel import CancelToken
-from mma_qt.core.domain import Tier
+from mma_qt.core.model.cancel import CancelToken
+from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.usage import Usage, estimate_tokens
 from mma_qt.core.providers.base import (
     CompletionRequest,
     ProviderClient,
@@ -23,7 +24,6 @@ from mma_qt.core.providers.base import (
     UsageReport,
 )
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario
-from mma_qt.core.usage import Usage, estimate_tokens
 
 CHUNK_CHARS = 16
 TOKENS_PER_CHUNK = CHUNK_CHARS // 4

@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.auto = True
         args.exit_when_done = True
         if args.epic is None:
-            from .core.prompts import sample_epic
+            from .core.model.prompts import sample_epic
 
             args.epic = sample_epic()
     if args.max_workers is not None and args.max_workers < 1:
@@ -153,13 +153,13 @@ class StartupError(RuntimeError):
 async def _run(args: argparse.Namespace, panel: Any) -> int:
     from PySide6.QtCore import QTimer
 
-    from .core.config import ConfigError, load_pricing, read_config, run_options
-    from .core.controller import ControllerError
-    from .core.pricing import PricingError
-    from .core.progress import ProgressPrinter
+    from .core.model.pricing import PricingError
     from .core.providers.demo import ScenarioError
+    from .core.run.controller import ControllerError
+    from .core.settings.config import ConfigError, load_pricing, read_config, run_options
     from .hooks.protocol import resolve_hook_address
     from .hooks.server import HookServerError
+    from .progress import ProgressPrinter
     from .wiring import NoKeyError, assemble, make_provider_factory
 
     def say(message: str) -> None:

@@ -11,15 +11,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .core import keys
-from .core.conductor import RunOptions
-from .core.config import Config
-from .core.controller import Controller
-from .core.pricing import PricingTable
+from .core.live.session import MmaSession
+from .core.model.options import RunOptions
+from .core.model.pricing import PricingTable
 from .core.providers.base import ProviderFactory
 from .core.providers.demo import DemoProviderFactory, Scenario
 from .core.providers.registry import build_factory, missing_keys
-from .core.session import MmaSession
+from .core.run.controller import Controller
+from .core.settings import keys
+from .core.settings.config import Config
 from .hooks.server import HookServer
 from .ui.hook_api import AppHookApi
 from .ui.log_panel import QtLogHandler

@@ -1,4 +1,4 @@
-"""The project's whole check: ruff, mypy --strict, then the test suite (offscreen).
+"""The project's whole check: ruff, mypy --strict, the layer contracts, then the tests.
 
 Run by the README's test command and by .ci/run. pytest's exit code 5 (no test collected)
 is a failure here: a green run must have run tests.
@@ -15,6 +15,7 @@ LINTED = [p for p in ("mma_qt", "tests", "benchmarks", "scripts") if Path(p).exi
 STEPS = [
     ("ruff", [sys.executable, "-m", "ruff", "check", *LINTED]),
     ("mypy", [sys.executable, "-m", "mypy", "mma_qt"]),
+    ("lint-imports", [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"]),
     ("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[1:]]),
 ]
 

@@ -19,9 +19,9 @@ import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from mma_qt.core.conductor import RunOptions
-from mma_qt.core.pricing import PricingTable
-from mma_qt.core.prompts import sample_epic
+from mma_qt.core.model.options import RunOptions
+from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.prompts import sample_epic
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario, TicketScript
 from mma_qt.ui.log_panel import QtLogHandler
 from mma_qt.wiring import assemble

@@ -122,8 +122,8 @@ def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> It
 
     Parametrize indirectly with the demo delay (default 0: full speed).
     """
-    from mma_qt.core.options import RunOptions
-    from mma_qt.core.pricing import PricingTable
+    from mma_qt.core.model.options import RunOptions
+    from mma_qt.core.model.pricing import PricingTable
     from mma_qt.core.providers.demo import DemoProviderFactory
     from mma_qt.wiring import assemble
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mma_qt.core.domain import Tier
-from mma_qt.core.prompts import sample_epic
+from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.prompts import sample_epic
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.wiring import AppParts
 

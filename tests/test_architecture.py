@@ -1,8 +1,15 @@
-"""The import boundary of mma_qt.core, and no process-global provider or session objects."""
+"""The layers of mma_qt (import-linter contracts), and no process-global provider objects.
+
+The layer rules themselves live in ``[tool.importlinter]`` in pyproject.toml; these tests
+prove the linter is run on the real tree, that it catches a forbidden import, and check the
+one rule it cannot express (no QtWidgets/QtGui below core: a submodule of an external
+package).
+"""
 
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,22 +19,17 @@ import pytest
 import mma_qt.core
 
 CORE = Path(mma_qt.core.__file__).parent
+ROOT = CORE.parent.parent
 PROVIDERS = CORE / "providers"
 
 #: Never imported by mma_qt.core (QtCore is allowed).
 WIDGET_IMPORTS = ("PySide6.QtWidgets", "PySide6.QtGui", "mma_qt.ui")
-#: Never imported by pure modules.
+#: Never loaded by the pure rooms.
 QT_IMPORTS = ("PySide6", "shiboken6", "qasync")
-PURE = ["usage", "pricing", "domain", "dag", "cancel", "plans", "prompts", "worker",
-        "providers/base", "providers/demo"]
-#: Provider adapters (and their shared helpers) are pure too; the registry may read settings.
-PURE_PATHS = sorted(
-    {CORE / f"{name}.py" for name in PURE}
-    | {p for p in PROVIDERS.glob("*.py") if p.name != "__init__.py"
-       and not p.stem.startswith("registry")}
-)
+PURE_ROOMS = ("mma_qt.core.model", "mma_qt.core.settings", "mma_qt.core.providers")
 #: Constructor names that must not be called at module level in providers/.
 SINGLETON_SUFFIXES = ("Client", "Factory", "Session", "Anthropic", "OpenAI")
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def module_name(path: Path) -> str:
@@ -88,21 +90,15 @@ def test_the_checker_sees_every_import_form(source: str, module: str, expected: 
 
 
 def test_the_checker_allows_qtcore_and_core_relative_imports() -> None:
-    names = imported_names("from PySide6.QtCore import QObject\nfrom ..domain import Tier\n"
+    names = imported_names("from PySide6.QtCore import QObject\nfrom ..model.domain import Tier\n"
                            "from . import base", "mma_qt.core.providers.demo")
-    assert {"mma_qt.core.domain.Tier", "mma_qt.core.providers.base"} <= names
+    assert {"mma_qt.core.model.domain.Tier", "mma_qt.core.providers.base"} <= names
     assert offending(names, WIDGET_IMPORTS) == []
 
 
 @pytest.mark.parametrize("path", core_modules(), ids=rel)
 def test_core_never_imports_widgets_gui_or_ui(path: Path) -> None:
     assert offending(imports_of(path), WIDGET_IMPORTS) == []
-
-
-@pytest.mark.parametrize("path", PURE_PATHS, ids=rel)
-def test_pure_modules_import_no_qt(path: Path) -> None:
-    assert path.is_file(), f"pure module {rel(path)} is missing"
-    assert offending(imports_of(path), QT_IMPORTS) == []
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -114,16 +110,56 @@ def _loaded_after(code: str) -> set[str]:
 
 
 def test_importing_the_runner_loads_no_widgets_or_gui() -> None:
-    loaded = _loaded_after("import mma_qt.core.runner")
-    assert "mma_qt.core.runner" in loaded and "PySide6.QtCore" in loaded
+    loaded = _loaded_after("import mma_qt.core.run.runner")
+    assert "mma_qt.core.run.runner" in loaded and "PySide6.QtCore" in loaded
     assert offending(loaded, WIDGET_IMPORTS) == []
 
 
-def test_importing_pure_modules_loads_no_qt_at_all() -> None:
-    modules = ", ".join("mma_qt.core." + name.replace("/", ".") for name in PURE)
-    loaded = _loaded_after(f"import {modules}")
-    assert "mma_qt.core.providers.demo" in loaded
+def test_importing_the_pure_rooms_loads_no_qt_at_all() -> None:
+    modules = sorted(
+        module_name(p) for room in PURE_ROOMS
+        for p in (ROOT / room.replace(".", "/")).glob("*.py")
+    )
+    assert "mma_qt.core.providers.demo" in modules and "mma_qt.core.model.usage" in modules
+    loaded = _loaded_after("import " + ", ".join(modules))
     assert offending(loaded, QT_IMPORTS) == []
+
+
+def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True,
+        timeout=120, env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_the_layer_contracts_hold() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "bad_import", "contract"),
+    [
+        ("mma_qt/core/model/usage.py", "import PySide6.QtCore", "pure: no Qt"),
+        ("mma_qt/core/run/pool.py", "import mma_qt.ui.formatting", "knows nothing of the window"),
+        ("mma_qt/hooks/client.py", "import mma_qt.core.run.controller", "hooks never reach"),
+    ],
+)
+def test_a_forbidden_import_is_caught(
+    tmp_path: Path, module: str, bad_import: str, contract: str
+) -> None:
+    shutil.copytree(ROOT / "mma_qt", tmp_path / "mma_qt",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{bad_import}\n",
+                      encoding="utf-8")
+    result = _lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "1 broken" in result.stdout
+    importer = module.removesuffix(".py").replace("/", ".")
+    assert contract in result.stdout and f"{importer} -> " in result.stdout
 
 
 def module_level_singletons(source: str) -> list[str]:

@@ -14,11 +14,13 @@ import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from mma_qt.core.cancel import CancelToken, PauseGate
-from mma_qt.core.conductor import RunOptions
-from mma_qt.core.domain import Ticket, TicketStatus, Tier, stream_id
-from mma_qt.core.pricing import PricingTable
-from mma_qt.core.prompts import sample_epic
+from mma_qt.core.live.session import MmaSession, RunStatus
+from mma_qt.core.model.cancel import CancelToken, PauseGate
+from mma_qt.core.model.domain import Ticket, TicketStatus, Tier, stream_id
+from mma_qt.core.model.options import RunOptions
+from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.prompts import sample_epic
+from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
     CompletionRequest,
     ProviderClient,
@@ -28,9 +30,7 @@ from mma_qt.core.providers.base import (
     UsageReport,
 )
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario, TicketScript
-from mma_qt.core.runner import EpicRunner
-from mma_qt.core.session import MmaSession, RunStatus
-from mma_qt.core.usage import Usage
+from mma_qt.core.run.runner import EpicRunner
 
 SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
 RUN_TIMEOUT_MS = 30_000

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from mma_qt.core import dag
-from mma_qt.core.cancel import CancelToken
-from mma_qt.core.domain import Tier
-from mma_qt.core.plans import parse_tickets, parse_tracks
-from mma_qt.core.prompts import render, sample_epic
+from mma_qt.core.model import dag
+from mma_qt.core.model.cancel import CancelToken
+from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.plans import parse_tickets, parse_tracks
+from mma_qt.core.model.prompts import render, sample_epic
+from mma_qt.core.model.usage import estimate_tokens
 from mma_qt.core.providers.base import CompletionRequest, ProviderClient, TextDelta, UsageReport
 from mma_qt.core.providers.demo import (
     DemoClient,
@@ -24,7 +25,6 @@ from mma_qt.core.providers.demo import (
     ScenarioError,
     TicketScript,
 )
-from mma_qt.core.usage import estimate_tokens
 
 SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
 

@@ -8,13 +8,13 @@ import threading
 
 import pytest
 
-from mma_qt.core import dag
-from mma_qt.core.cancel import Cancelled, CancelToken, PauseGate
-from mma_qt.core.domain import Ticket, TicketStatus, Tier
-from mma_qt.core.plans import PlanError, extract_json, parse_tickets, parse_tracks
-from mma_qt.core.pricing import Price, PricingError, PricingTable
-from mma_qt.core.prompts import render
-from mma_qt.core.usage import Usage, estimate_tokens, sum_usage
+from mma_qt.core.model import dag
+from mma_qt.core.model.cancel import Cancelled, CancelToken, PauseGate
+from mma_qt.core.model.domain import Ticket, TicketStatus, Tier
+from mma_qt.core.model.plans import PlanError, extract_json, parse_tickets, parse_tracks
+from mma_qt.core.model.pricing import Price, PricingError, PricingTable
+from mma_qt.core.model.prompts import render
+from mma_qt.core.model.usage import Usage, estimate_tokens, sum_usage
 
 JOIN_S = 5.0  # upper bound for a thread join; never a measured duration
 
@@ -331,7 +331,7 @@ def test_on_cancel_runs_later_or_at_once_and_survives_a_failing_callback(caplog)
     token.on_cancel(boom)
     token.on_cancel(lambda: calls.append("registered before"))
     assert calls == []
-    with caplog.at_level(logging.ERROR, logger="mma_qt.core.cancel"):
+    with caplog.at_level(logging.ERROR, logger="mma_qt.core.model.cancel"):
         token.cancel()
     assert calls == ["registered before"]
     assert any("callback" in r.getMessage() and r.exc_info for r in caplog.records)

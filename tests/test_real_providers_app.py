@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from mma_qt.core.config import (
+from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.options import RunOptions
+from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.prompts import sample_epic
+from mma_qt.core.model.usage import Usage
+from mma_qt.core.providers.base import CompletionRequest
+from mma_qt.core.providers.demo import Scenario, reply
+from mma_qt.core.providers.registry import build_factory
+from mma_qt.core.settings.config import (
     Config,
     ProviderConfig,
     TierConfig,
@@ -24,14 +32,6 @@ from mma_qt.core.config import (
     WorkerTierConfig,
     save_config,
 )
-from mma_qt.core.domain import Tier
-from mma_qt.core.options import RunOptions
-from mma_qt.core.pricing import PricingTable
-from mma_qt.core.prompts import sample_epic
-from mma_qt.core.providers.base import CompletionRequest
-from mma_qt.core.providers.demo import Scenario, reply
-from mma_qt.core.providers.registry import build_factory
-from mma_qt.core.usage import Usage
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.wiring import assemble
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from mma_qt.core.config import Config, config_path, load_config
-from mma_qt.core.domain import Tier
-from mma_qt.core.options import RunOptions
-from mma_qt.core.pricing import PricingTable
+from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.options import RunOptions
+from mma_qt.core.model.pricing import PricingTable
 from mma_qt.core.providers.demo import DemoProviderFactory
+from mma_qt.core.settings.config import Config, config_path, load_config
 from mma_qt.ui.settings_dialog import SettingsDialog
 from mma_qt.wiring import AppParts, assemble
 

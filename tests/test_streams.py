@@ -10,11 +10,13 @@ import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject
 
-from mma_qt.core.approvals import ApprovalBroker
-from mma_qt.core.cancel import CancelToken
-from mma_qt.core.conductor import Conductor, RunContext, RunOptions
-from mma_qt.core.domain import Ticket, TicketStatus, Tier, Track, stream_id
-from mma_qt.core.pricing import PricingTable
+from mma_qt.core.live.session import MmaSession
+from mma_qt.core.live.streams import StreamHub
+from mma_qt.core.model.cancel import CancelToken
+from mma_qt.core.model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from mma_qt.core.model.options import RunOptions
+from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
     CompletionRequest,
     ProviderClient,
@@ -22,9 +24,8 @@ from mma_qt.core.providers.base import (
     TextDelta,
     UsageReport,
 )
-from mma_qt.core.session import MmaSession
-from mma_qt.core.streams import StreamHub
-from mma_qt.core.usage import Usage
+from mma_qt.core.run.approvals import ApprovalBroker
+from mma_qt.core.run.conductor import Conductor, RunContext
 
 WORKERS = 64
 CHUNKS = 2000

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QModelIndex, QSettings
 
-from mma_qt.core.conductor import RunOptions
-from mma_qt.core.domain import Ticket, Tier, Track
-from mma_qt.core.pricing import PricingTable
-from mma_qt.core.prompts import sample_epic
+from mma_qt.core.model.domain import Ticket, Tier, Track
+from mma_qt.core.model.options import RunOptions
+from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.prompts import sample_epic
 from mma_qt.core.providers.demo import DemoProviderFactory
 from mma_qt.hooks.client import ApiHookClient, HookCallError
 from mma_qt.ui.tree_model import COL_OUTPUT, COL_STATUS, StreamIdRole

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from PySide6.QtCore import QTimer
 
-from .. import PROTOCOL_VERSION, __version__
-from ..core.approvals import ApprovalError
-from ..core.controller import ControllerError
+from mma_qt import PROTOCOL_VERSION, __version__
+
+from ..core.run.approvals import ApprovalError
+from ..core.run.controller import ControllerError
 from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from .main_window import ACTION_NAMES, FIELD_NAMES, MainWindow
 

@@ -38,11 +38,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.config import Config, run_options
-from ..core.controller import Controller, ControllerError
-from ..core.domain import Tier
+from ..core.live.session import RunStatus
+from ..core.model.domain import Tier
 from ..core.providers.registry import build_factory, missing_keys
-from ..core.session import RunStatus
+from ..core.run.controller import Controller, ControllerError
+from ..core.settings.config import Config, run_options
 from . import formatting
 from .dialogs import NewEpicDialog
 from .log_panel import LogPanel, QtLogHandler

@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core import keys
-from ..core.config import Config, ConfigError, ProviderConfig, save_config
-from ..core.domain import Tier
+from ..core.model.domain import Tier
 from ..core.providers.catalog import PROVIDER_NAMES, spec
+from ..core.settings import keys
+from ..core.settings.config import Config, ConfigError, ProviderConfig, save_config
 
 log = logging.getLogger(__name__)
 

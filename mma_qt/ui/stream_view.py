@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
-from ..core.streams import StreamHub
+from ..core.live.streams import StreamHub
 
 MAX_BLOCKS = 100_000
 REFRESH_MS = 100

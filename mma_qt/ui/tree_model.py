@@ -22,8 +22,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from ..core.domain import Tier
-from ..core.session import MmaSession, Rollup, StreamRecord
+from ..core.live.session import MmaSession, Rollup, StreamRecord
+from ..core.model.domain import Tier
 from . import formatting
 
 Index = QModelIndex | QPersistentModelIndex

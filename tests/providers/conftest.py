@@ -10,7 +10,7 @@ import keyring.backend
 import keyring.backends.fail
 import pytest
 
-from mma_qt.core import keys
+from mma_qt.core.settings import keys
 
 from ..conftest import MemoryKeyring
 from .wire import WireServer

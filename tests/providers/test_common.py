@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.common import (
     FailureKind,
     RetryPolicy,
@@ -15,7 +16,6 @@ from mma_qt.core.providers.common import (
     kind_for_status,
     retry_after_from_headers,
 )
-from mma_qt.core.usage import Usage
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mma_qt.core.config import (
+from mma_qt.core.model.domain import Tier
+from mma_qt.core.settings.config import (
     Config,
     ConfigError,
     ProviderConfig,
@@ -18,7 +19,6 @@ from mma_qt.core.config import (
     read_config,
     save_config,
 )
-from mma_qt.core.domain import Tier
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_key_fields_in_the_file_are_dropped_with_a_warning(
         'client_secret = "s"\n',
         encoding="utf-8",
     )
-    with caplog.at_level(logging.WARNING, logger="mma_qt.core.config"):
+    with caplog.at_level(logging.WARNING, logger="mma_qt.core.settings.config"):
         config, warnings = read_config(path)
     assert config.provider == "openai"
     assert config.base_url_for("openai") == "https://proxy.example/v1"

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from mma_qt.core import keys
+from mma_qt.core.settings import keys
 
 from .conftest import MemoryKeyring
 
@@ -68,7 +68,7 @@ def test_headless_machine_reports_status_and_falls_back_to_env(
     assert "environment variables only" in status
     assert not keys.keyring_available()
 
-    with caplog.at_level(logging.WARNING, logger="mma_qt.core.keys"):
+    with caplog.at_level(logging.WARNING, logger="mma_qt.core.settings.keys"):
         assert keys.get_key("anthropic") is None
     assert "system keyring unavailable" in caplog.text
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mma_qt.core.config import Config, load_pricing
-from mma_qt.core.pricing import PricingTable
-from mma_qt.core.usage import Usage
+from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.usage import Usage
+from mma_qt.core.settings.config import Config, load_pricing
 
 USAGE = Usage(input=1_000_000, output=100_000, cache_read=2_000_000, cache_write=400_000)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mma_qt.core.cancel import CancelToken
-from mma_qt.core.config import Config
-from mma_qt.core.domain import Tier
+from mma_qt.core.model.cancel import CancelToken
+from mma_qt.core.model.domain import Tier
 from mma_qt.core.providers.anthropic_provider import AnthropicClient
 from mma_qt.core.providers.base import (
     CompletionRequest,
@@ -19,6 +18,7 @@ from mma_qt.core.providers.common import RetryPolicy
 from mma_qt.core.providers.gemini_provider import GeminiClient
 from mma_qt.core.providers.openai_provider import OpenAIClient
 from mma_qt.core.providers.registry import build_factory, missing_keys
+from mma_qt.core.settings.config import Config
 
 from .conftest import MemoryKeyring
 from .wire import SSEReply, WireServer, openai_script

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from mma_qt.core.cancel import CancelToken
-from mma_qt.core.domain import Tier
+from mma_qt.core.model.cancel import CancelToken
+from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.anthropic_provider import AnthropicClient
 from mma_qt.core.providers.base import (
     CompletionRequest,
@@ -28,7 +29,6 @@ from mma_qt.core.providers.base import (
 from mma_qt.core.providers.common import RetryPolicy, SdkClient
 from mma_qt.core.providers.gemini_provider import GeminiClient
 from mma_qt.core.providers.openai_provider import OpenAIClient
-from mma_qt.core.usage import Usage
 
 from . import wire as wf
 from .wire import JsonReply, Script, SSEReply, WireServer

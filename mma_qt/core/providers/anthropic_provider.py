@@ -19,7 +19,7 @@ import httpx2
 from anthropic.types import MessageDeltaUsage, RawMessageStreamEvent
 from anthropic.types import Usage as AnthropicUsage
 
-from ..usage import Usage
+from ..model.usage import Usage
 from .base import CompletionRequest
 from .common import (
     Failure,

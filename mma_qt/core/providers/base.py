@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..cancel import CancelToken
-from ..domain import Tier
-from ..usage import Usage
+from ..model.cancel import CancelToken
+from ..model.domain import Tier
+from ..model.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)

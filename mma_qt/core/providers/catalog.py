@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from ..domain import Tier
+from ..model.domain import Tier
 
 
 class Backend(StrEnum):
@@ -67,7 +67,7 @@ class OpenAIPreset:
 
 
 #: OpenAI-compatible presets (name -> base URL, key needed, default model). Keys come from
-#: :data:`mma_qt.core.keys.ENV_VARS` (DEEPSEEK_API_KEY, OPENROUTER_API_KEY) or the keyring.
+#: :data:`mma_qt.core.settings.keys.ENV_VARS` (DEEPSEEK_API_KEY, OPENROUTER_API_KEY) or the keyring.
 OPENAI_COMPATIBLE_PRESETS: Mapping[str, OpenAIPreset] = MappingProxyType(
     {
         "deepseek": OpenAIPreset("https://api.deepseek.com/v1", True, "deepseek-chat"),

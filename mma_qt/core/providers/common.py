@@ -42,9 +42,9 @@ from typing import Any, ClassVar
 
 import httpx2
 
-from .. import keys
-from ..cancel import CancelToken
-from ..usage import Usage
+from ..model.cancel import CancelToken
+from ..model.usage import Usage
+from ..settings import keys
 from .base import CompletionRequest, Notice, ProviderError, StreamItem, TextDelta, UsageReport
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ Replies: Tier 1 returns JSON tracks, Tier 2 JSON tickets forming a diamond DAG (
 one from a scenario), Tier 3 a write-up of a few hundred tokens per ticket, Tier 4 a short
 diagnosis. Text streams in word-sized chunks, ``delay`` seconds apart (0 = full speed).
 Usage is reported like a real provider's final usage event, counted with the documented
-estimator :func:`mma_qt.core.usage.estimate_tokens` (4 characters per token).
+estimator :func:`mma_qt.core.model.usage.estimate_tokens` (4 characters per token).
 
 A :class:`Scenario` (a TOML file, ``--scenario``) scripts failures for tests and demos:
 a worker that raises, malformed JSON or a cycle from Tier 2, a slow stream, a wide plan.
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cancel import CancelToken
-from ..domain import Tier
-from ..usage import Usage, estimate_tokens
+from ..model.cancel import CancelToken
+from ..model.domain import Tier
+from ..model.usage import Usage, estimate_tokens
 from .base import CompletionRequest, ProviderClient, StreamItem, TextDelta, UsageReport
 
 DEMO_MODELS = {

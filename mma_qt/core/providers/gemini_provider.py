@@ -28,7 +28,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from ..usage import Usage
+from ..model.usage import Usage
 from .base import CompletionRequest
 from .common import (
     Failure,

@@ -20,7 +20,7 @@ import openai
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-from ..usage import Usage
+from ..model.usage import Usage
 from .base import CompletionRequest
 from .common import (
     DEFAULT_TIMEOUT,

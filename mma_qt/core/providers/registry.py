@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .. import keys
-from ..config import Config
-from ..domain import Tier
+from ..model.domain import Tier
+from ..settings import keys
+from ..settings.config import Config
 from .base import ProviderClient
 from .catalog import Backend, ProviderSpec, spec
 from .common import DEFAULT_TIMEOUT, RetryPolicy

@@ -6,7 +6,7 @@ Read with :mod:`tomllib`, validated with pydantic, written by the small TOML wri
 
 API keys never live here: a field whose name contains "key", "token", "secret" or
 "password" is dropped on load with a warning, and the schema has no place for one.
-Keys come from the environment or the system keyring (:mod:`mma_qt.core.keys`).
+Keys come from the environment or the system keyring (:mod:`mma_qt.core.settings.keys`).
 
 Example::
 
@@ -46,10 +46,10 @@ from typing import Any
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .domain import Tier
-from .options import RunOptions
-from .pricing import PricingTable
-from .providers.catalog import PROVIDER_NAMES
+from ..model.domain import Tier
+from ..model.options import RunOptions
+from ..model.pricing import PricingTable
+from ..providers.catalog import PROVIDER_NAMES
 
 log = logging.getLogger(__name__)
 

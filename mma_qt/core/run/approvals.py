@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import EventBus
+from ..live.events import EventBus
 
 
 class ApprovalError(KeyError):

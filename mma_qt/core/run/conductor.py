@@ -13,20 +13,20 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from . import dag
+from ..live.session import MmaSession
+from ..model import dag
+from ..model.cancel import CancelToken, PauseGate
+from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.options import RunOptions
+from ..model.prompts import render
+from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from .approvals import ApprovalBroker
-from .cancel import CancelToken, PauseGate
-from .domain import Ticket, TicketStatus, Tier, Track, stream_id
-from .options import RunOptions
 from .pool import WorkerPool
-from .prompts import render
-from .providers.base import CompletionRequest, ProviderError, ProviderFactory
-from .session import MmaSession
 from .worker import CallFailed, CallOutcome, run_call
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Conductor", "RunContext", "RunOptions"]
+__all__ = ["Conductor", "RunContext"]
 
 
 @dataclass(slots=True)

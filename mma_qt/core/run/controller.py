@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from .conductor import RunOptions
-from .providers.base import ProviderFactory
+from ..live.session import MmaSession, RunStatus
+from ..model.options import RunOptions
+from ..providers.base import ProviderFactory
 from .runner import EpicRunner
-from .session import MmaSession, RunStatus
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .cancel import Cancelled, CancelToken, PauseGate
-from .providers.base import (
-    CompletionRequest,
-    Notice,
-    ProviderClient,
-    TextDelta,
-    UsageReport,
-)
-from .usage import Usage
+from ..model.cancel import Cancelled, CancelToken, PauseGate
+from ..model.usage import Usage
+from ..providers.base import CompletionRequest, Notice, ProviderClient, TextDelta, UsageReport
 
 
 @dataclass(frozen=True, slots=True)

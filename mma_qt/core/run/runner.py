@@ -12,14 +12,15 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from . import dag
+from ..live.session import MmaSession, RunStatus
+from ..model import dag
+from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.options import RunOptions
+from ..model.plans import PlanError, parse_tickets, parse_tracks
+from ..model.prompts import render
+from ..providers.base import CompletionRequest, ProviderFactory
 from .approvals import ApprovalBroker
-from .conductor import Conductor, RunContext, RunOptions
-from .domain import Ticket, TicketStatus, Tier, Track, stream_id
-from .plans import PlanError, parse_tickets, parse_tracks
-from .prompts import render
-from .providers.base import CompletionRequest, ProviderFactory
-from .session import MmaSession, RunStatus
+from .conductor import Conductor, RunContext
 from .worker import CallFailed
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Everything the window and the hook show is read from here. It is changed only in the GUI
 thread (by the pipeline and conductor, which run on the qasync loop), and every change is
 announced twice: as a fine-grained Qt signal for the item model, and as a JSON-ready event
-on the :class:`~mma_qt.core.events.EventBus` for the hook's subscribers.
+on the :class:`~mma_qt.core.live.events.EventBus` for the hook's subscribers.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from .domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.pricing import PricingTable
+from ..model.usage import Usage, estimate_tokens_for_length, sum_usage
 from .events import EventBus
-from .pricing import PricingTable
 from .streams import StreamHub
-from .usage import Usage, estimate_tokens_for_length, sum_usage
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Pure domain logic, no Qt: tickets, tracks, DAG, plans, prompts, usage, pricing."""

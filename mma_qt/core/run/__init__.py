@@ -1,0 +1,1 @@
+"""The run machinery: controller, runner, conductor, worker, pool, approvals."""

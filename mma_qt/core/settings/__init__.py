@@ -1,0 +1,1 @@
+"""Configuration (config.toml) and API keys (environment, keyring). No Qt."""
