@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
@@ -20,6 +20,12 @@ import PySide6.QtCore  # noqa: F401  - PySide6 must be imported before qasync
 import pytest
 import qasync
 from PySide6.QtCore import QCoreApplication, QSettings
+from pytestqt.qtbot import QtBot
+
+from .leaks import LeakWatch
+
+if TYPE_CHECKING:
+    from mma_qt.wiring import AppParts
 
 
 @pytest.fixture(autouse=True)
@@ -43,19 +49,18 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 
 @pytest.fixture(autouse=True)
-def _collect_on_the_gui_thread() -> Iterator[None]:
-    """Free reference cycles here, on the GUI thread, never on a worker thread.
+def _nothing_left_running(qapp: QCoreApplication) -> Iterator[None]:
+    """Fail the test that leaves a timer, a thread, a hook server or a socket running.
 
-    A parentless QObject (a test's session, say) caught in a cycle would otherwise be freed
-    by whichever thread triggers a collection; a QObject with a running timer destroyed
-    off its thread crashes Qt ("Timers cannot be stopped from another thread").
+    See tests/leaks.py. ``qapp`` first, so the application's own connections (the X
+    server's, under xcb) exist before the test's sockets are counted.
     """
-    gc.disable()
-    try:
+    watch = LeakWatch()
+    with watch.watch():
         yield
-    finally:
-        gc.collect()
-        gc.enable()
+        leaks = watch.leaks()
+    if leaks:
+        pytest.fail("the test left these running:\n  " + "\n  ".join(leaks), pytrace=False)
 
 
 @pytest.fixture
@@ -117,10 +122,12 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
-def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> Iterator[object]:
+def demo_app(qtbot: QtBot, qloop: object, request: pytest.FixtureRequest) -> AppParts:
     """The real window, session, controller and hook on the demo provider.
 
-    Parametrize indirectly with the demo delay (default 0: full speed).
+    Parametrize indirectly with the demo delay (default 0: full speed). After the test,
+    qtbot closes the window (which stops the run) and deletes it with its children, the
+    hook server among them, on the GUI thread.
     """
     from mma_qt.core.model.options import RunOptions
     from mma_qt.core.model.pricing import PricingTable
@@ -136,8 +143,6 @@ def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> It
         auto=True,
         hook_address=short_socket_path(),
     )
+    qtbot.addWidget(parts.window)
     parts.window.show()
-    yield parts
-    parts.window.close()
-    parts.hook.close()
-    parts.window.deleteLater()
+    return parts

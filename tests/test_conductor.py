@@ -11,7 +11,6 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-import shiboken6
 from PySide6.QtCore import QCoreApplication, QTimer
 
 from mma_qt.core.live.session import MmaSession, RunStatus
@@ -42,12 +41,10 @@ Start = Callable[..., tuple[EpicRunner, asyncio.Task]]
 def start(qloop) -> Iterator[Start]:
     """Start an epic run on the test's qasync loop; every run is torn down afterwards.
 
-    Teardown shuts the runner down, finishes its task, then destroys the session's C++
-    objects here, in the GUI thread. Left to the garbage collector, a session caught in a
-    reference cycle (asyncio tasks and tracebacks make them) may be destroyed from
-    whichever thread triggers a collection, e.g. a worker of a later test; its hub's
-    active QTimer then stays registered with the GUI thread ("Timers cannot be stopped
-    from another thread") and the next timer event segfaults.
+    Teardown shuts the runner down (its workers are joined) and finishes its task. The
+    session is then left to the garbage collector, which may free it on any thread: safe,
+    because the leak watch (tests/leaks.py) fails a test that leaves its hub's drain timer
+    running, and a QObject with no running timer may be destroyed off its thread.
     """
     runs: list[tuple[EpicRunner, asyncio.Task]] = []
 
@@ -66,8 +63,6 @@ def start(qloop) -> Iterator[Start]:
         task.cancel()
         while not task.done():
             QCoreApplication.processEvents()
-        if shiboken6.isValid(runner.session):
-            shiboken6.delete(runner.session)
 
 
 def finish(qtbot, task, timeout: int = RUN_TIMEOUT_MS) -> RunStatus:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
 from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.options import RunOptions
@@ -22,15 +23,13 @@ KEY = "sk-ant-TESTKEY-0123456789abcdef0123456789"
 
 
 @pytest.fixture
-def app(qtbot: Any, qloop: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppParts]:
+def app(qtbot: Any, qloop: Any, monkeypatch: pytest.MonkeyPatch) -> AppParts:
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     parts = assemble(DemoProviderFactory(delay=0), PricingTable.load(), RunOptions(),
                      auto=True, hook_address=short_socket_path(), config=Config())
-    yield parts
-    parts.window.close()
-    parts.hook.close()
-    parts.window.deleteLater()
+    qtbot.addWidget(parts.window)
+    return parts
 
 
 def test_settings_save_config_and_keep_keys_in_the_keyring(
@@ -45,8 +44,10 @@ def test_settings_save_config_and_keep_keys_in_the_keyring(
     dialog.escalation.setText("claude-sonnet-4-6, claude-opus-4-8")
     dialog.key_provider.setCurrentText("anthropic")
     dialog.key_edit.setText(KEY)
-    dialog._store_key()
+    (store,) = [b for b in dialog.findChildren(QPushButton) if b.text() == "Store in keyring"]
+    qtbot.mouseClick(store, Qt.MouseButton.LeftButton)
     assert dialog.key_edit.text() == ""
+    qtbot.waitUntil(lambda: ("mma-qt", "anthropic") in memory_keyring.store)
     assert memory_keyring.store[("mma-qt", "anthropic")] == KEY
     dialog.save()
     assert applied and applied[0].max_workers == 7

@@ -99,13 +99,9 @@ def test_geometry_is_kept_in_qsettings(demo_app: AppParts, qtbot: Any, tmp_path:
         DemoProviderFactory(delay=0), PricingTable.load(), RunOptions(), auto=True,
         hook_address=short_socket_path(),
     )
-    try:
-        assert again.window.size().width() == 710
-        assert again.window.workspace_edit.text() == str(tmp_path)
-    finally:
-        again.window.close()
-        again.hook.close()
-        again.window.deleteLater()
+    qtbot.addWidget(again.window)
+    assert again.window.size().width() == 710
+    assert again.window.workspace_edit.text() == str(tmp_path)
 
 
 def test_demo_provider_is_clearly_labelled(demo_app: AppParts) -> None:

@@ -1,0 +1,299 @@
+"""What a test leaves running: timers, threads, hook servers, their connections, sockets.
+
+Modelled on napari's ``_dangling_qtimers`` fixture (``src/napari/conftest.py``): the calls
+that start something are wrapped to note each object and where it was started, and at the
+end of the test whatever is still running is reported with that place. Tracked:
+
+- ``QTimer.start`` (every started timer) and ``QTimer.singleShot`` with a callable (a call
+  still pending at the end would fire in a later test);
+- ``QThread.start``, Python threads named ``mma-worker*`` and any non-daemon thread;
+- ``QLocalServer.listen`` and the connections it accepts (``nextPendingConnection``);
+- top-level widgets (a window) still alive: PySide's signal connections put a window in
+  reference cycles, so a window its test did not delete is freed by the garbage collector
+  on whichever thread collects, e.g. a worker's in a later test: a segfault there. Give
+  windows to ``qtbot.addWidget``, which closes and deletes them on the GUI thread;
+- on Linux, every socket descriptor the process opened during the test (hook clients,
+  HTTP clients), from ``/proc/self/fd``.
+
+:meth:`LeakWatch.leaks` lists the leaks and stops what can be stopped, so that one test's
+leak fails that test and cannot fail (or crash) the next one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QThread, QTimer
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QWidget
+
+#: How long a thread that is still alive at the end of a test may take to finish: a worker
+#: whose result was delivered is running its last lines. Only a leak ever waits this long.
+THREAD_GRACE_S = 5.0
+WORKER_PREFIX = "mma-worker"
+_HERE = str(Path(__file__).resolve())
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _started_at() -> str:
+    """The first frame outside this module: where the thing was started."""
+    frame = inspect.currentframe()
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()) == _HERE:
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    path = Path(frame.f_code.co_filename)
+    shown = path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path
+    return f"{shown}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _alive(obj: QObject | None) -> bool:
+    return obj is not None and shiboken6.isValid(obj)
+
+
+@dataclass(slots=True)
+class _PendingCall:
+    """A ``QTimer.singleShot`` call: pending until it fires; cancelled at the test's end."""
+
+    where: str
+    context: weakref.ref[QObject] | None
+    fired: bool = False
+    cancelled: bool = False
+
+    def pending(self) -> bool:
+        if self.fired or self.cancelled:
+            return False
+        if self.context is None:
+            return True
+        # Qt drops the call when its context object is destroyed.
+        return _alive(self.context())
+
+
+def _top_level_widgets() -> list[QWidget]:
+    """Parentless widgets (windows, dialogs); popups and docks have a parent."""
+    if not isinstance(QCoreApplication.instance(), QApplication):
+        return []
+    return [w for w in QApplication.topLevelWidgets() if w.parent() is None]
+
+
+def _socket_inodes() -> set[str]:
+    """The sockets this process holds open (Linux), as ``socket:[inode]`` link texts."""
+    fds = Path("/proc/self/fd")
+    inodes = set()
+    for fd in os.listdir(fds):
+        try:
+            target = os.readlink(fds / fd)
+        except OSError:  # closed while we looked (the listing's own descriptor)
+            continue
+        if target.startswith("socket:"):
+            inodes.add(target)
+    return inodes
+
+
+def _unix_paths() -> dict[str, str]:
+    """``socket:[inode]`` -> path of the AF_UNIX sockets that have one."""
+    paths = {}
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8:
+            paths[f"socket:[{fields[6]}]"] = fields[7]
+    return paths
+
+
+class LeakWatch:
+    """Notes what is started between :meth:`watch` and :meth:`leaks`, and where."""
+
+    def __init__(self, *, thread_grace_s: float = THREAD_GRACE_S) -> None:
+        self._thread_grace_s = thread_grace_s
+        self._timers: weakref.WeakKeyDictionary[QTimer, str] = weakref.WeakKeyDictionary()
+        self._calls: list[_PendingCall] = []
+        self._qthreads: weakref.WeakKeyDictionary[QThread, str] = weakref.WeakKeyDictionary()
+        self._servers: weakref.WeakKeyDictionary[QLocalServer, str] = weakref.WeakKeyDictionary()
+        self._sockets: weakref.WeakKeyDictionary[QLocalSocket, str] = weakref.WeakKeyDictionary()
+        self._threads_before: set[threading.Thread] = set()
+        self._widgets_before: weakref.WeakSet[QWidget] = weakref.WeakSet()
+        self._sockets_before: set[str] | None = None
+
+    @contextmanager
+    def watch(self) -> Iterator[LeakWatch]:
+        """Wrap the starting calls for the duration of the ``with`` block."""
+        self._threads_before = set(threading.enumerate())
+        self._widgets_before = weakref.WeakSet(_top_level_widgets())
+        self._sockets_before = _socket_inodes() if Path("/proc/self/fd").is_dir() else None
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(QTimer, "start", self._wrap_timer_start(QTimer.start))
+            patch.setattr(QTimer, "singleShot", self._wrap_single_shot(QTimer.singleShot))
+            patch.setattr(QThread, "start", self._wrap_noting(QThread.start, self._qthreads))
+            patch.setattr(QLocalServer, "listen", self._wrap_listen(QLocalServer.listen))
+            patch.setattr(
+                QLocalServer, "nextPendingConnection",
+                self._wrap_accept(QLocalServer.nextPendingConnection),
+            )
+            yield self
+
+    # -- the wrappers ----------------------------------------------------------------------
+
+    def _wrap_timer_start(self, start: Callable[..., None]) -> Callable[..., None]:
+        timers = self._timers
+
+        def tracked_start(timer: QTimer, *args: Any) -> None:
+            timers[timer] = _started_at()
+            start(timer, *args)
+
+        return tracked_start
+
+    def _wrap_noting(
+        self, start: Callable[..., None], into: weakref.WeakKeyDictionary[Any, str]
+    ) -> Callable[..., None]:
+        def tracked_start(obj: Any, *args: Any, **kwargs: Any) -> None:
+            into[obj] = _started_at()
+            start(obj, *args, **kwargs)
+
+        return tracked_start
+
+    def _wrap_single_shot(self, single_shot: Callable[..., None]) -> Any:
+        calls = self._calls
+
+        def tracked_single_shot(msec: int, *rest: Any) -> None:
+            functor = rest[-1] if rest else None
+            if not callable(functor) or len(rest) > 2:
+                single_shot(msec, *rest)  # the SIGNAL/SLOT-string forms: not tracked
+                return
+            context = rest[0] if len(rest) == 2 else None
+            call = _PendingCall(
+                _started_at(), weakref.ref(context) if context is not None else None
+            )
+            calls.append(call)
+
+            def fire() -> None:
+                call.fired = True
+                if not call.cancelled:
+                    functor()
+
+            single_shot(msec, *((context,) if context is not None else ()), fire)
+
+        return staticmethod(tracked_single_shot)
+
+    def _wrap_listen(self, listen: Callable[..., bool]) -> Callable[..., bool]:
+        servers = self._servers
+
+        def tracked_listen(server: QLocalServer, *args: Any) -> bool:
+            servers[server] = _started_at()
+            return listen(server, *args)
+
+        return tracked_listen
+
+    def _wrap_accept(
+        self, accept: Callable[[QLocalServer], QLocalSocket | None]
+    ) -> Callable[[QLocalServer], QLocalSocket | None]:
+        sockets = self._sockets
+
+        def tracked_accept(server: QLocalServer) -> QLocalSocket | None:
+            sock = accept(server)
+            if sock is not None:
+                sockets[sock] = f"accepted by the server listening at {server.fullServerName()}"
+            return sock
+
+        return tracked_accept
+
+    # -- the end of the test -----------------------------------------------------------------
+
+    def leaks(self) -> list[str]:
+        """Everything still running, each with where it was started; stops what it can."""
+        app = QCoreApplication.instance()
+        if app is not None:
+            # Objects the test asked to delete (deleteLater) go now, as the event loop
+            # would: their timers and sockets go with them.
+            app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        found = [
+            *self._running_timers(),
+            *self._pending_calls(),
+            *self._live_threads(app),
+            *self._open_servers(),
+            *self._open_connections(),
+            *self._live_windows(app),
+        ]
+        found.extend(self._open_sockets())  # last: what stopping the above did not close
+        return found
+
+    def _running_timers(self) -> Iterator[str]:
+        for timer, where in list(self._timers.items()):
+            if _alive(timer) and timer.isActive():
+                timer.stop()
+                yield f"QTimer still running, started at {where}"
+
+    def _pending_calls(self) -> Iterator[str]:
+        for call in self._calls:
+            if call.pending():
+                call.cancelled = True
+                yield f"QTimer.singleShot call still pending, from {call.where}"
+
+    def _live_threads(self, app: QCoreApplication | None) -> Iterator[str]:
+        deadline = time.monotonic() + self._thread_grace_s
+
+        def wait(alive: Callable[[], bool], join: Callable[[], object]) -> bool:
+            while alive() and time.monotonic() < deadline:
+                if app is not None:  # a finishing worker may wait on the GUI thread
+                    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+                join()
+            return alive()
+
+        for qthread, where in list(self._qthreads.items()):
+            if _alive(qthread) and wait(qthread.isRunning, lambda t=qthread: t.wait(10)):
+                qthread.quit()
+                yield f"QThread still running, started at {where}"
+        for thread in threading.enumerate():
+            if thread in self._threads_before or thread is threading.current_thread():
+                continue
+            if not (thread.name.startswith(WORKER_PREFIX) or not thread.daemon):
+                continue
+            if wait(thread.is_alive, lambda t=thread: t.join(0.01)):
+                kind = "daemon" if thread.daemon else "non-daemon"
+                yield f"thread {thread.name!r} ({kind}) still alive"
+
+    def _open_servers(self) -> Iterator[str]:
+        for server, where in list(self._servers.items()):
+            if _alive(server) and server.isListening():
+                name = server.fullServerName()
+                server.close()
+                yield f"QLocalServer still listening at {name}, listen() at {where}"
+
+    def _open_connections(self) -> Iterator[str]:
+        unconnected = QLocalSocket.LocalSocketState.UnconnectedState
+        for sock, where in list(self._sockets.items()):
+            if _alive(sock) and sock.state() != unconnected:
+                sock.abort()
+                yield f"hook connection still open, {where}"
+
+    def _live_windows(self, app: QCoreApplication | None) -> Iterator[str]:
+        left = [w for w in _top_level_widgets() if w not in self._widgets_before]
+        for widget in left:
+            yield (f"top-level {type(widget).__name__} {widget.windowTitle()!r} never deleted "
+                   "(give it to qtbot.addWidget)")
+            widget.close()
+            widget.deleteLater()
+        if left and app is not None:
+            app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+    def _open_sockets(self) -> Iterator[str]:
+        if self._sockets_before is None:
+            return
+        opened = _socket_inodes() - self._sockets_before
+        if not opened:
+            return
+        paths = _unix_paths()
+        for inode in sorted(opened):
+            yield f"socket {inode} still open" + (
+                f" (AF_UNIX, {paths[inode]})" if inode in paths else ""
+            )
