@@ -243,4 +243,5 @@ async def _run(args: argparse.Namespace, panel: Any) -> int:
         return await closed
     finally:
         hook.close()
+        await controller.wait_stopped()  # closing cancelled the run: it ends before its window
         window.deleteLater()

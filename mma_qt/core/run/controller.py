@@ -44,6 +44,7 @@ class Controller(QObject):
         self.auto = auto
         self.runner: EpicRunner | None = None
         self._task: asyncio.Task[RunStatus] | None = None
+        self._reported: asyncio.Future[None] | None = None
 
     def reconfigure(self, factory: ProviderFactory, options: RunOptions) -> None:
         """Use new providers and options from the next run on (a running run keeps its own)."""
@@ -68,10 +69,12 @@ class Controller(QObject):
             self.session, self.factory, self.options,
             auto=self.auto if auto is None else auto,
         )
-        self._task = asyncio.get_running_loop().create_task(
-            self.runner.run(epic, str(folder.resolve()))
-        )
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self.runner.run(epic, str(folder.resolve())))
         self._task.add_done_callback(self._on_done)
+        # Done callbacks run in order: this one after _on_done has emitted ``finished``.
+        reported = self._reported = loop.create_future()
+        self._task.add_done_callback(lambda _task: reported.set_result(None))
 
     def _on_done(self, task: asyncio.Task[RunStatus]) -> None:
         if task.cancelled():
@@ -111,6 +114,15 @@ class Controller(QObject):
         if self.runner is None or not self.busy:
             return []
         return [a.to_dict() for a in self.runner.ctx.approvals.pending()]
+
+    async def wait_stopped(self) -> None:
+        """Return once the last run has ended and said so (``finished`` was emitted).
+
+        Await this after :meth:`shutdown` before deleting the session or this controller:
+        a cancelled run still writes its outcome to them on its way out.
+        """
+        if self._reported is not None:
+            await self._reported
 
     def shutdown(self) -> None:
         """Stop the run and its worker threads (bounded: workers stop within 1 s)."""
