@@ -19,6 +19,8 @@ from mma_qt.wiring import AppParts, assemble
 from .conftest import MemoryKeyring
 from .helpers import short_socket_path
 
+pytestmark = pytest.mark.ui
+
 KEY = "sk-ant-TESTKEY-0123456789abcdef0123456789"
 
 

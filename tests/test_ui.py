@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ from mma_qt.ui.tree_model import COL_OUTPUT, COL_STATUS, StreamIdRole
 from mma_qt.wiring import AppParts, assemble
 
 from .helpers import FINAL, run_off_gui_thread, short_socket_path
+
+pytestmark = pytest.mark.ui
+
+
+def test_the_ui_tests_run_on_the_requested_qt_platform(qapp: Any) -> None:
+    """Under .ci/run's X server, the window really is on xcb, not offscreen."""
+    assert qapp.platformName() == os.environ["QT_QPA_PLATFORM"]
 
 
 def run_to_end(demo_app: AppParts, qtbot: Any, workspace: Path) -> None:
