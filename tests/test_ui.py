@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QModelIndex, QSettings
 
+from mma_qt.core.live.streams import StreamHub
 from mma_qt.core.model.domain import Ticket, Tier, Track
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
 from mma_qt.core.model.prompts import sample_epic
 from mma_qt.core.providers.demo import DemoProviderFactory
 from mma_qt.hooks.client import ApiHookClient, HookCallError
+from mma_qt.ui.stream_view import StreamView
 from mma_qt.ui.tree_model import COL_OUTPUT, COL_STATUS, StreamIdRole
 from mma_qt.wiring import AppParts, assemble
 
@@ -177,3 +179,23 @@ def test_ticket_rows_show_their_ticket_status_from_the_plan_on(demo_app: AppPart
     tier3 = model.tier_index(Tier.WORKER)
     shown = [model.index(row, COL_STATUS, tier3).data() for row in range(model.rowCount(tier3))]
     assert shown == ["todo", "todo"]
+
+
+def test_selecting_a_stream_that_fills_the_view_shows_its_tail_and_follows_it(
+    qtbot: Any,
+) -> None:
+    hub = StreamHub()
+    line = "word " * 40 + "\n"
+    hub.write("s", line * 20)
+    hub.drain()
+    view = StreamView(hub)
+    qtbot.addWidget(view)
+    view.resize(300, 200)
+    view.show()
+    view.show_stream("s")
+    assert view.verticalScrollBar().maximum() > 10
+    assert view.at_bottom()
+    hub.write("s", line * 5)
+    hub.drain()
+    view.flush()
+    assert view.at_bottom()

@@ -44,6 +44,9 @@ class StreamView(QPlainTextEdit):
         self.stream_id = stream_id
         self.setPlainText("" if stream_id is None else self._hub.text(stream_id))
         self.moveCursor(QTextCursor.MoveOperation.End)
+        # The cursor in view is not the bottom (a line short): scroll there, so it follows.
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
