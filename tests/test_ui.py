@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, QSettings
+from PySide6.QtWidgets import QAbstractSlider
 
 from mma_qt.core.live.streams import StreamHub
 from mma_qt.core.model.domain import Ticket, Tier, Track
@@ -87,7 +88,7 @@ def test_stream_view_follows_the_tail_only_at_the_bottom(
     bar = view.verticalScrollBar()
     qtbot.waitUntil(lambda: bar.maximum() > 10, timeout=30_000)
     assert view.at_bottom()
-    bar.setValue(0)  # the user scrolls up to read
+    bar.triggerAction(QAbstractSlider.SliderAction.SliderToMinimum)  # the user scrolls up
     length = len(view.toPlainText())
     qtbot.waitUntil(lambda: len(view.toPlainText()) > length, timeout=30_000)
     assert bar.value() == 0
@@ -199,3 +200,22 @@ def test_selecting_a_stream_that_fills_the_view_shows_its_tail_and_follows_it(
     hub.drain()
     view.flush()
     assert view.at_bottom()
+
+
+def test_the_stream_view_stays_at_the_tail_while_new_lines_are_laid_out(
+    qtbot: Any, qapp: Any
+) -> None:
+    hub = StreamHub()
+    view = StreamView(hub)
+    qtbot.addWidget(view)
+    view.resize(300, 200)
+    with qtbot.waitExposed(view):
+        view.show()
+    view.show_stream("s")
+    line = "word " * 30 + "\n"  # wraps: its height is known once it is laid out
+    for lines in (1, 3, 30, 2):
+        hub.write("s", line * lines)
+        hub.drain()
+        view.flush()
+        qapp.processEvents()  # the view lays the new lines out, which moves its bar
+        assert view.at_bottom(), lines

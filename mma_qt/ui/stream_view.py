@@ -3,7 +3,9 @@
 The full transcript lives in the core (StreamHub); this widget shows the selected stream
 only. New text is collected and inserted at most 10 times a second, as one string at the
 end cursor inside an edit block (text layout is the costly part of showing a stream), and
-the view scrolls with it only if the user was already at the bottom.
+the view scrolls with it only if the user was already at the bottom. Following is decided
+by the user's scrolling (the bar's actions: wheel, keys, dragging), and kept when Qt moves
+the bar itself: lines laid out as they are painted shift it off the bottom.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ class StreamView(QPlainTextEdit):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.flush)
         hub.appended.connect(self._on_appended)
+        self._follow = True
+        bar = self.verticalScrollBar()
+        bar.actionTriggered.connect(self._on_scroll_action)
+        bar.rangeChanged.connect(self._stay_at_tail)
+        bar.valueChanged.connect(self._stay_at_tail)
 
     def show_stream(self, stream_id: str | None) -> None:
         self._pending.clear()
@@ -44,13 +51,25 @@ class StreamView(QPlainTextEdit):
         self.stream_id = stream_id
         self.setPlainText("" if stream_id is None else self._hub.text(stream_id))
         self.moveCursor(QTextCursor.MoveOperation.End)
-        # The cursor in view is not the bottom (a line short): scroll there, so it follows.
+        self._follow = True
         bar = self.verticalScrollBar()
-        bar.setValue(bar.maximum())
+        bar.setValue(bar.maximum())  # the end cursor in view is not the bottom: a line short
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum()
+
+    @Slot(int)
+    def _on_scroll_action(self, _action: int) -> None:
+        """The user scrolled: follow the tail from the bottom only (the move is pending)."""
+        bar = self.verticalScrollBar()
+        self._follow = bar.sliderPosition() >= bar.maximum()
+
+    @Slot()
+    def _stay_at_tail(self) -> None:
+        bar = self.verticalScrollBar()
+        if self._follow and bar.value() < bar.maximum():
+            bar.setValue(bar.maximum())
 
     @Slot(object)
     def _on_appended(self, new: dict[str, str]) -> None:
@@ -68,7 +87,7 @@ class StreamView(QPlainTextEdit):
             return
         text = "".join(self._pending)
         self._pending.clear()
-        follow = self.at_bottom()
+        follow = self._follow
         bar = self.verticalScrollBar()
         kept = bar.value()
         cursor = QTextCursor(self.document())
