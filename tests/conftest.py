@@ -1,4 +1,5 @@
-"""Test configuration: offscreen Qt, a qasync loop per test, isolated settings."""
+"""Test configuration: offscreen Qt (unless QT_QPA_PLATFORM asks for another platform), a
+qasync loop per test, isolated settings, and nothing left running after a test."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 @pytest.fixture(autouse=True)
 def _nothing_left_running(qapp: QCoreApplication) -> Iterator[None]:
-    """Fail the test that leaves a timer, a thread, a hook server or a socket running.
+    """Fail the test that leaves a timer, a thread, a hook server, a socket or a window.
 
     See tests/leaks.py. ``qapp`` first, so the application's own connections (the X
     server's, under xcb) exist before the test's sockets are counted.
