@@ -42,20 +42,26 @@ from PySide6.QtWidgets import QApplication, QWidget
 #: whose result was delivered is running its last lines. Only a leak ever waits this long.
 THREAD_GRACE_S = 5.0
 WORKER_PREFIX = "mma-worker"
-_HERE = str(Path(__file__).resolve())
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def _started_at() -> str:
-    """The first frame outside this module: where the thing was started."""
-    frame = inspect.currentframe()
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()) == _HERE:
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    path = Path(frame.f_code.co_filename)
-    shown = path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path
-    return f"{shown}:{frame.f_lineno} in {frame.f_code.co_name}"
+class _Place:
+    """Where something was started; formatted only when a leak is reported."""
+
+    __slots__ = ("_filename", "_function", "_line")
+
+    def __init__(self) -> None:
+        frame = inspect.currentframe()
+        while frame is not None and frame.f_globals.get("__name__") == __name__:
+            frame = frame.f_back
+        self._filename = frame.f_code.co_filename if frame is not None else "<unknown>"
+        self._line = frame.f_lineno if frame is not None else 0
+        self._function = frame.f_code.co_name if frame is not None else "?"
+
+    def __str__(self) -> str:
+        path = Path(self._filename)
+        shown = path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path
+        return f"{shown}:{self._line} in {self._function}"
 
 
 def _alive(obj: QObject | None) -> bool:
@@ -66,7 +72,7 @@ def _alive(obj: QObject | None) -> bool:
 class _PendingCall:
     """A ``QTimer.singleShot`` call: pending until it fires; cancelled at the test's end."""
 
-    where: str
+    where: _Place
     context: weakref.ref[QObject] | None
     fired: bool = False
     cancelled: bool = False
@@ -116,10 +122,10 @@ class LeakWatch:
 
     def __init__(self, *, thread_grace_s: float = THREAD_GRACE_S) -> None:
         self._thread_grace_s = thread_grace_s
-        self._timers: weakref.WeakKeyDictionary[QTimer, str] = weakref.WeakKeyDictionary()
+        self._timers: weakref.WeakKeyDictionary[QTimer, _Place] = weakref.WeakKeyDictionary()
         self._calls: list[_PendingCall] = []
-        self._qthreads: weakref.WeakKeyDictionary[QThread, str] = weakref.WeakKeyDictionary()
-        self._servers: weakref.WeakKeyDictionary[QLocalServer, str] = weakref.WeakKeyDictionary()
+        self._qthreads: weakref.WeakKeyDictionary[QThread, _Place] = weakref.WeakKeyDictionary()
+        self._servers: weakref.WeakKeyDictionary[QLocalServer, _Place] = weakref.WeakKeyDictionary()
         self._sockets: weakref.WeakKeyDictionary[QLocalSocket, str] = weakref.WeakKeyDictionary()
         self._threads_before: set[threading.Thread] = set()
         self._widgets_before: weakref.WeakSet[QWidget] = weakref.WeakSet()
@@ -132,10 +138,10 @@ class LeakWatch:
         self._widgets_before = weakref.WeakSet(_top_level_widgets())
         self._sockets_before = _socket_inodes() if Path("/proc/self/fd").is_dir() else None
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(QTimer, "start", self._wrap_timer_start(QTimer.start))
+            patch.setattr(QTimer, "start", self._noting(QTimer.start, self._timers))
             patch.setattr(QTimer, "singleShot", self._wrap_single_shot(QTimer.singleShot))
-            patch.setattr(QThread, "start", self._wrap_noting(QThread.start, self._qthreads))
-            patch.setattr(QLocalServer, "listen", self._wrap_listen(QLocalServer.listen))
+            patch.setattr(QThread, "start", self._noting(QThread.start, self._qthreads))
+            patch.setattr(QLocalServer, "listen", self._noting(QLocalServer.listen, self._servers))
             patch.setattr(
                 QLocalServer, "nextPendingConnection",
                 self._wrap_accept(QLocalServer.nextPendingConnection),
@@ -144,21 +150,15 @@ class LeakWatch:
 
     # -- the wrappers ----------------------------------------------------------------------
 
-    def _wrap_timer_start(self, start: Callable[..., None]) -> Callable[..., None]:
-        timers = self._timers
+    @staticmethod
+    def _noting(
+        start: Callable[..., Any], into: weakref.WeakKeyDictionary[Any, _Place]
+    ) -> Callable[..., Any]:
+        """``start`` (a method) that first notes its object and where it was called."""
 
-        def tracked_start(timer: QTimer, *args: Any) -> None:
-            timers[timer] = _started_at()
-            start(timer, *args)
-
-        return tracked_start
-
-    def _wrap_noting(
-        self, start: Callable[..., None], into: weakref.WeakKeyDictionary[Any, str]
-    ) -> Callable[..., None]:
-        def tracked_start(obj: Any, *args: Any, **kwargs: Any) -> None:
-            into[obj] = _started_at()
-            start(obj, *args, **kwargs)
+        def tracked_start(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            into[obj] = _Place()
+            return start(obj, *args, **kwargs)
 
         return tracked_start
 
@@ -172,7 +172,7 @@ class LeakWatch:
                 return
             context = rest[0] if len(rest) == 2 else None
             call = _PendingCall(
-                _started_at(), weakref.ref(context) if context is not None else None
+                _Place(), weakref.ref(context) if context is not None else None
             )
             calls.append(call)
 
@@ -184,15 +184,6 @@ class LeakWatch:
             single_shot(msec, *((context,) if context is not None else ()), fire)
 
         return staticmethod(tracked_single_shot)
-
-    def _wrap_listen(self, listen: Callable[..., bool]) -> Callable[..., bool]:
-        servers = self._servers
-
-        def tracked_listen(server: QLocalServer, *args: Any) -> bool:
-            servers[server] = _started_at()
-            return listen(server, *args)
-
-        return tracked_listen
 
     def _wrap_accept(
         self, accept: Callable[[QLocalServer], QLocalSocket | None]
