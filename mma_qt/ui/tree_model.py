@@ -136,7 +136,7 @@ class MmaTreeModel(QAbstractItemModel):
         return self.createIndex(row, column, node.children[row].uid)
 
     def parent(self, child: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
-        node = self._node(child) if child.isValid() else None
+        node = self._rows.nodes.get(child.internalId())  # None for the root and stale ones
         if node is None or node.parent is None:
             return QModelIndex()
         return self._index(node.parent)
