@@ -46,9 +46,10 @@ import qasync
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtWidgets import QApplication
 
-from mma_qt.core.model.domain import TicketStatus, Tier, stream_id
+from mma_qt.core.model.domain import Tier, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.status import TicketStatus
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.wiring import AppParts, assemble
 

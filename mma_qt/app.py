@@ -16,10 +16,11 @@ from typing import Any
 import platformdirs
 
 from . import __version__
+from .core.model.status import RunStatus
 
 log = logging.getLogger("mma_qt")
 
-EXIT_CODES = {"done": 0, "failed": 1, "cancelled": 130}
+EXIT_CODES: dict[str, int] = {RunStatus.DONE: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 130}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

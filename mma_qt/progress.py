@@ -6,6 +6,8 @@ from typing import Any, TextIO
 
 from PySide6.QtCore import QObject, Slot
 
+from .core.model.status import TicketStatus
+
 
 def format_event(event: dict[str, Any]) -> str | None:
     kind = event.get("type")
@@ -19,7 +21,7 @@ def format_event(event: dict[str, Any]) -> str | None:
         )
     if kind == "ticket":
         detail = ""
-        if event.get("status") == "in_progress":
+        if event.get("status") == TicketStatus.IN_PROGRESS:
             detail = f" on {event.get('model')}"
         elif event.get("error"):
             detail = f": {event['error']}"

@@ -14,12 +14,13 @@ import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from mma_qt.core.live.session import MmaSession, RunStatus
+from mma_qt.core.live.session import MmaSession
 from mma_qt.core.model.cancel import CancelToken, PauseGate
-from mma_qt.core.model.domain import Ticket, TicketStatus, Tier, stream_id
+from mma_qt.core.model.domain import Ticket, Tier, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
 from mma_qt.core.model.prompts import sample_epic
+from mma_qt.core.model.status import RunStatus, TicketStatus
 from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
     CompletionRequest,

@@ -25,6 +25,8 @@ def run_to_end(demo_app: AppParts, qtbot: Any, workspace: Path) -> None:
     qtbot.waitUntil(lambda: demo_app.session.status in FINAL, timeout=60_000)
 
 
+@pytest.mark.qt_log_level_fail("WARNING")  # QAbstractItemModelTester reports by warning
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # offscreen has no window manager hints
 def test_model_passes_qtmodeltester_through_a_whole_run(
     demo_app: AppParts, qtbot: Any, qtmodeltester: Any, tmp_path: Path
 ) -> None:

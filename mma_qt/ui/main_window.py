@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.live.session import RunStatus
 from ..core.model.domain import Tier
+from ..core.model.status import RunStatus
 from ..core.providers.registry import build_factory, missing_keys
 from ..core.run.controller import Controller, ControllerError
 from ..core.settings.config import Config, run_options

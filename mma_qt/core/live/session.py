@@ -12,36 +12,18 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.pricing import PricingTable
+from ..model.status import RowStatus, RunStatus, StreamStatus, TicketStatus
 from ..model.usage import Usage, estimate_tokens_for_length, sum_usage
 from .events import EventBus
 from .streams import StreamHub
 
 log = logging.getLogger(__name__)
-
-
-class RunStatus(StrEnum):
-    IDLE = "idle"
-    PLANNING = "planning"
-    RUNNING = "running"
-    PAUSED = "paused"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
-
-    @property
-    def is_active(self) -> bool:
-        return self in (RunStatus.PLANNING, RunStatus.RUNNING, RunStatus.PAUSED)
 
 
 @dataclass(slots=True)
@@ -53,8 +35,8 @@ class StreamRecord:
     title: str
     ticket_id: str | None = None
     track_id: str | None = None
-    #: Tier 3 rows mirror their ticket's status; other rows: waiting/running/done/failed.
-    status: str = "waiting"
+    #: A Tier 3 row mirrors its ticket's status; other rows have a stream status.
+    status: RowStatus = StreamStatus.WAITING
     model: str = ""
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
@@ -190,13 +172,13 @@ class MmaSession(QObject):
         record.model = model
         record.live_from = self.hub.length(sid)
         if record.tier is not Tier.WORKER:
-            record.status = "running"
+            record.status = StreamStatus.RUNNING
         if record.started_at is None:
             record.started_at = time.time()
         record.finished_at = None
         self._changed(record)
 
-    def stream_finished(self, sid: str, status: str) -> None:
+    def stream_finished(self, sid: str, status: StreamStatus) -> None:
         """Mark a non-ticket stream finished; drains pending text first."""
         self.hub.drain()
         record = self.records[sid]
@@ -216,7 +198,7 @@ class MmaSession(QObject):
             tier=record.tier.label,
             ticket_id=record.ticket_id,
             title=record.title,
-            status=record.status,
+            status=str(record.status),
             model=record.model,
         )
 
@@ -277,7 +259,7 @@ class MmaSession(QObject):
             record = self.open_stream(
                 Tier.WORKER, ticket.id, f"{ticket.id}: {ticket.title}", track_id=track.id
             )
-            record.status = str(ticket.status)
+            record.status = ticket.status
         self.bus.publish("plan", track=track.to_dict(), tickets=[t.id for t in tickets])
 
     def set_ticket(
@@ -299,7 +281,7 @@ class MmaSession(QObject):
         if model is not None:
             ticket.model = model
         record = self.records[stream_id(Tier.WORKER, ticket.id)]
-        record.status = str(status)
+        record.status = status
         record.model = ticket.model or record.model
         self._rollups.clear()
         now = time.time()

@@ -6,7 +6,8 @@ import graphlib
 from collections import Counter
 from collections.abc import Sequence
 
-from .domain import Ticket, TicketStatus
+from .domain import Ticket
+from .status import TicketStatus
 
 
 class DagError(ValueError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
+from .status import TicketStatus
 from .usage import Usage
 
 
@@ -48,23 +49,6 @@ def stream_id(tier: Tier, ticket_id: str | None = None) -> str:
         raise ValueError(f"{tier.label} streams belong to a ticket")
     return f"{tier.label} ({tier.role}): {ticket_id}"
 
-
-class TicketStatus(StrEnum):
-    TODO = "todo"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL
-
-
-_FINAL = frozenset(
-    {TicketStatus.COMPLETED, TicketStatus.BLOCKED, TicketStatus.FAILED, TicketStatus.CANCELLED}
-)
 
 TICKET_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import CancelToken, PauseGate
-from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.prompts import render
+from ..model.status import StreamStatus, TicketStatus
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from .approvals import ApprovalBroker
 from .pool import WorkerPool
@@ -225,9 +226,12 @@ class Conductor:
         except CallFailed as qa_failed:
             log.error("QA for %s failed: %s", ticket.id, qa_failed, exc_info=qa_failed.cause)
             session.write(record.stream_id, f"\n[error] {qa_failed}\n")
-            session.stream_finished(record.stream_id, "failed")
+            session.stream_finished(record.stream_id, StreamStatus.FAILED)
             return ""
-        session.stream_finished(record.stream_id, "cancelled" if outcome.cancelled else "done")
+        session.stream_finished(
+            record.stream_id,
+            StreamStatus.CANCELLED if outcome.cancelled else StreamStatus.DONE,
+        )
         paragraphs = [p.strip() for p in outcome.text.split("\n\n") if p.strip()]
         return paragraphs[-1][:1000] if paragraphs else ""
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..live.session import MmaSession, RunStatus
+from ..live.session import MmaSession
 from ..model.options import RunOptions
+from ..model.status import RunStatus
 from ..providers.base import ProviderFactory
 from .runner import EpicRunner
 

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..live.session import MmaSession, RunStatus
+from ..live.session import MmaSession
 from ..model import dag
-from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.plans import PlanError, parse_tickets, parse_tracks
 from ..model.prompts import render
+from ..model.status import RunStatus, StreamStatus, TicketStatus
 from ..providers.base import CompletionRequest, ProviderFactory
 from .approvals import ApprovalBroker
 from .conductor import Conductor, RunContext
@@ -209,11 +210,11 @@ class EpicRunner:
             except CallFailed as failed:
                 log.error("%s call failed: %s", tier.label, failed, exc_info=failed.cause)
                 session.write(sid, f"\n\n[error] {failed}\n{failed.traceback_tail()}")
-                session.stream_finished(sid, "failed")
+                session.stream_finished(sid, StreamStatus.FAILED)
                 raise RunFailed(f"{tier.label} failed: {failed}") from failed
             if outcome.cancelled:
-                session.stream_finished(sid, "cancelled")
-                raise RunFailed("cancelled")
+                session.stream_finished(sid, StreamStatus.CANCELLED)
+                raise RunFailed(f"{tier.label} cancelled")
             try:
                 result = parse(outcome.text)
             except (PlanError, dag.DagError) as exc:
@@ -225,7 +226,7 @@ class EpicRunner:
                 )
                 last_error = exc
                 continue
-            session.stream_finished(sid, "done")
+            session.stream_finished(sid, StreamStatus.DONE)
             return result
-        session.stream_finished(sid, "failed")
+        session.stream_finished(sid, StreamStatus.FAILED)
         raise RunFailed(f"{tier.label} plan rejected: {last_error}")

@@ -1,0 +1,72 @@
+"""The one status vocabulary: of a run, of a ticket, of a stream. Pure logic, no Qt.
+
+The string values are the protocol: the hook's answers and events, the ``--report`` JSON
+and the progress lines carry them verbatim, so a value never changes once published.
+Anywhere else in ``mma_qt`` a status is a member of these enums, never a string literal
+(``tests/test_status.py`` scans the source for that).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class _Status(StrEnum):
+    @property
+    def label(self) -> str:
+        """The value as people read it: ``"in progress"``."""
+        return self.value.replace("_", " ")
+
+
+class RunStatus(_Status):
+    IDLE = "idle"
+    PLANNING = "planning"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    @property
+    def is_active(self) -> bool:
+        return self in (RunStatus.PLANNING, RunStatus.RUNNING, RunStatus.PAUSED)
+
+
+class TicketStatus(_Status):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (
+            TicketStatus.COMPLETED, TicketStatus.BLOCKED, TicketStatus.FAILED,
+            TicketStatus.CANCELLED,
+        )
+
+
+class StreamStatus(_Status):
+    """A stream that belongs to no ticket's attempt: Tier 1 and 2 plans, Tier 4 diagnoses."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (StreamStatus.DONE, StreamStatus.FAILED, StreamStatus.CANCELLED)
+
+
+#: The status of a row of the tree: a Tier 3 row mirrors its ticket's status, every other
+#: stream row has a stream status. Both are ``str``: ``StreamStatus.FAILED ==
+#: TicketStatus.FAILED``, and they hash alike, so one mapping serves both.
+RowStatus = StreamStatus | TicketStatus
