@@ -6,6 +6,8 @@ from typing import Any, TextIO
 
 from PySide6.QtCore import QObject, Slot
 
+from .core.model.domain import Tier
+
 
 def format_event(event: dict[str, Any]) -> str | None:
     kind = event.get("type")
@@ -26,6 +28,8 @@ def format_event(event: dict[str, Any]) -> str | None:
         elif event.get("blocked_reason"):
             detail = f": {event['blocked_reason']}"
         return f"ticket {event['ticket_id']} {event['status']}{detail}"
+    if kind == "stream" and event.get("tier") == Tier.QA.label and event.get("status") == "running":
+        return f"QA diagnosing {event['ticket_id']} ({event.get('model')})"
     if kind == "approval" and event.get("state") == "requested":
         return f"approval needed: {event['kind']} {event['ticket_id']} (key {event['key']})"
     return None
