@@ -6,7 +6,8 @@ from typing import Any, TextIO
 
 from PySide6.QtCore import QObject, Slot
 
-from .core.model.status import TicketStatus
+from .core.model.domain import Tier
+from .core.model.status import StreamStatus, TicketStatus
 
 
 def format_event(event: dict[str, Any]) -> str | None:
@@ -28,6 +29,9 @@ def format_event(event: dict[str, Any]) -> str | None:
         elif event.get("blocked_reason"):
             detail = f": {event['blocked_reason']}"
         return f"ticket {event['ticket_id']} {event['status']}{detail}"
+    if (kind == "stream" and event.get("tier") == Tier.QA.label
+            and event.get("status") == StreamStatus.RUNNING):
+        return f"QA diagnosing {event['ticket_id']} ({event.get('model')})"
     if kind == "approval" and event.get("state") == "requested":
         return f"approval needed: {event['kind']} {event['ticket_id']} (key {event['key']})"
     return None

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -219,7 +220,13 @@ def qt_temp_dir() -> str:
 def default_hook_address() -> str:
     if sys.platform == "win32":
         return f"mma-qt-{getpass.getuser()}"
-    return os.path.join(platformdirs.user_runtime_dir("mma-qt"), DEFAULT_SOCKET_NAME)
+    # Without $XDG_RUNTIME_DIR platformdirs falls back to a private folder of its own
+    # (/run/user/<uid> or /tmp/runtime-<uid>, mode 0700) and warns; that folder is what
+    # server and client both use, and the app prints the socket path, so the warning
+    # would only be noise on a user's console.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
+        return os.path.join(platformdirs.user_runtime_dir("mma-qt"), DEFAULT_SOCKET_NAME)
 
 
 def _has_separator(value: str) -> bool:

@@ -25,6 +25,25 @@ class ControllerError(RuntimeError):
     """A request that cannot be done now (e.g. start while running); said to the caller."""
 
 
+def check_workspace(workspace: str = "") -> Path:
+    """The resolved workspace folder (``""``: the current one), or why it cannot be used."""
+    try:
+        folder = Path(workspace).expanduser() if workspace else Path.cwd()
+        if folder.is_dir():
+            return folder.resolve()
+    except (OSError, RuntimeError) as exc:  # no home for "~user", cwd removed, no access
+        raise ControllerError(f"workspace {workspace!r}: {exc}") from exc
+    raise ControllerError(f"workspace {str(folder)!r} is not a folder")
+
+
+def check_start(epic: str, workspace: str = "") -> tuple[str, Path]:
+    """The stripped epic and the workspace folder, or why a run cannot start."""
+    epic = epic.strip()
+    if not epic:
+        raise ControllerError("the epic is empty")
+    return epic, check_workspace(workspace)
+
+
 class Controller(QObject):
     #: Emitted with the final status when a run ends.
     finished = Signal(str)
@@ -45,6 +64,12 @@ class Controller(QObject):
         self.auto = auto
         self.runner: EpicRunner | None = None
         self._task: asyncio.Task[RunStatus] | None = None
+        #: Set once ``finished`` was emitted for the current run.
+        self._ended: asyncio.Future[None] | None = None
+        #: The current run was shut down (its worker threads joined, with a bound).
+        self._shut_down = False
+        #: aclose gave up waiting for the run task: emit nothing from then on.
+        self._closed = False
 
     def reconfigure(self, factory: ProviderFactory, options: RunOptions) -> None:
         """Use new providers and options from the next run on (a running run keeps its own)."""
@@ -57,35 +82,42 @@ class Controller(QObject):
         return self._task is not None and not self._task.done()
 
     def start_epic(self, epic: str, workspace: str = "", *, auto: bool | None = None) -> None:
-        epic = epic.strip()
-        if not epic:
-            raise ControllerError("the epic is empty")
+        epic, folder = check_start(epic, workspace)
         if self.busy:
             raise ControllerError("a run is in progress: cancel it first")
-        folder = Path(workspace).expanduser() if workspace else Path.cwd()
-        if not folder.is_dir():
-            raise ControllerError(f"workspace {str(folder)!r} is not a folder")
         self.runner = EpicRunner(
             self.session, self.factory, self.options,
             auto=self.auto if auto is None else auto,
         )
+        self._shut_down = False
+        self._ended = asyncio.get_running_loop().create_future()
         self._task = asyncio.get_running_loop().create_task(
-            self.runner.run(epic, str(folder.resolve()))
+            self.runner.run(epic, str(folder)), name="mma-run"
         )
         self._task.add_done_callback(self._on_done)
 
     def _on_done(self, task: asyncio.Task[RunStatus]) -> None:
+        """Say how the run ended; then :meth:`aclose` may let the owner go."""
+        try:
+            if self._closed:
+                # aclose gave up waiting and the owner may be gone: emit nothing.
+                log.warning("the run task ended after the app stopped waiting for it")
+                return
+            self.finished.emit(self._final_status(task))
+        finally:
+            if self._ended is not None and not self._ended.done():
+                self._ended.set_result(None)
+
+    def _final_status(self, task: asyncio.Task[RunStatus]) -> str:
         if task.cancelled():
-            self.finished.emit(str(RunStatus.CANCELLED))
-            return
+            return str(RunStatus.CANCELLED)
         exc = task.exception()
-        if exc is not None:
-            # EpicRunner.run handles every failure itself; reaching here is a bug.
-            log.error("run task crashed", exc_info=exc)
-            self.session.set_status(RunStatus.FAILED, f"internal error: {exc}")
-            self.finished.emit(str(RunStatus.FAILED))
-            return
-        self.finished.emit(str(task.result()))
+        if exc is None:
+            return str(task.result())
+        # EpicRunner.run handles every failure itself; reaching here is a bug.
+        log.error("run task crashed", exc_info=exc)
+        self.session.set_status(RunStatus.FAILED, f"internal error: {exc}")
+        return str(RunStatus.FAILED)
 
     def _require_runner(self) -> EpicRunner:
         if self.runner is None or not self.busy:
@@ -114,8 +146,35 @@ class Controller(QObject):
         return [a.to_dict() for a in self.runner.ctx.approvals.pending()]
 
     def shutdown(self) -> None:
-        """Stop the run and its worker threads (bounded: workers stop within 1 s)."""
-        if self.runner is not None:
-            self.runner.shutdown()
-        if self._task is not None and not self._task.done():
+        """Stop the run and its worker threads (bounded: workers stop within 1.5 s).
+
+        The run task then ends on its own on the loop's next turns, with every ticket
+        settled; await :meth:`aclose` before deleting this object's owner, so that
+        ``finished`` is emitted while it still exists.
+        """
+        if self.runner is None or self._shut_down:
+            return
+        self._shut_down = True
+        stragglers = self.runner.shutdown()
+        if stragglers and self._task is not None and not self._task.done():
+            # A call that ignores cancellation would hold the run up: end its task now.
             self._task.cancel()
+
+    async def aclose(self, timeout: float = 2.0) -> None:
+        """Shut down and wait until the run has ended and ``finished`` was emitted.
+
+        A run still going after ``timeout`` s (a call that ignores cancellation) has its
+        task cancelled and is waited for as long again; after that nothing is emitted.
+        """
+        self.shutdown()
+        ended = self._ended
+        if ended is None or ended.done():
+            return
+        await asyncio.wait([ended], timeout=timeout)
+        if not ended.done() and self._task is not None:
+            log.warning("the run did not stop within %.1f s; cancelling its task", timeout)
+            self._task.cancel()
+            await asyncio.wait([ended], timeout=timeout)
+        if not ended.done():
+            self._closed = True
+            log.error("the run task did not end within %.1f s of being cancelled", timeout)

@@ -79,22 +79,24 @@ class EpicRunner:
                 raise KeyError(f"no running ticket {ticket_id!r}")
             self.conductor.cancel_ticket(ticket_id)
             return
-        self.ctx.token.cancel("run cancelled by the user")
-        self.ctx.approvals.reject_all()
-        self.ctx.gate.wake()
-        if self.conductor is not None:
-            self.conductor.wake()
+        self._stop("run cancelled by the user")
 
     def shutdown(self, timeout: float = 1.5) -> list[str]:
         """Cancel everything; wait at most ``timeout`` s for worker threads to end.
 
+        The run then ends on its own on the loop's next turns, every ticket settled.
         Returns the names of threads still running (logged): daemon threads that cannot
         hold up the app's exit.
         """
-        self.ctx.token.cancel("application closing")
+        self._stop("application closing")
+        return self.ctx.pool.shutdown(timeout)
+
+    def _stop(self, reason: str) -> None:
+        self.ctx.token.cancel(reason)
         self.ctx.approvals.reject_all()
         self.ctx.gate.wake()
-        return self.ctx.pool.shutdown(timeout)
+        if self.conductor is not None:
+            self.conductor.wake()
 
     # -- the run ---------------------------------------------------------------------
     async def run(self, epic: str, workspace: str) -> RunStatus:
@@ -117,10 +119,18 @@ class EpicRunner:
             status, error = self._outcome()
         except RunFailed as exc:
             status, error = RunStatus.FAILED, str(exc)
-            log.error("run failed: %s", exc)
+            if not self.ctx.token.cancelled:  # a cancelled run did not fail: said below
+                log.error("run failed: %s", exc)
         except asyncio.CancelledError:
+            # Keeps the first reason: "application closing" when shutdown() came first.
             self.ctx.token.cancel("run task cancelled")
-            session.set_status(RunStatus.CANCELLED, "run task cancelled")
+            reason = self.ctx.token.reason
+            # Ticket tasks cut off with the run settle nothing themselves (a call that
+            # ignored cancellation is left to its daemon thread): say how they ended.
+            for ticket in session.tickets.values():
+                if not ticket.status.is_final:
+                    session.set_ticket(ticket, TicketStatus.CANCELLED, reason=reason)
+            session.set_status(RunStatus.CANCELLED, reason)
             raise
         except Exception as exc:
             log.exception("internal error in the run")
