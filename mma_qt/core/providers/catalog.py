@@ -96,43 +96,52 @@ def _preset_spec(name: str, preset: OpenAIPreset) -> ProviderSpec:
     )
 
 
+def _cloud(
+    name: str,
+    backend: Backend,
+    models: tuple[str, str, str, str],
+    ladder: tuple[str, ...],
+    *,
+    max_completion_tokens: bool = False,
+) -> ProviderSpec:
+    """A provider's own cloud API: the SDK's default endpoint, a key needed."""
+    return ProviderSpec(
+        name=name,
+        backend=backend,
+        base_url=None,
+        needs_key=True,
+        models=_models(*models),
+        ladder=ladder,
+        max_completion_tokens=max_completion_tokens,
+    )
+
+
 PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType(
     {
-        "anthropic": ProviderSpec(
-            name="anthropic",
-            backend=Backend.ANTHROPIC,
-            base_url=None,
-            needs_key=True,
-            models=_models(
-                "claude-sonnet-4-6", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-haiku-4-5"
-            ),
-            ladder=("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-8"),
+        "anthropic": _cloud(
+            "anthropic",
+            Backend.ANTHROPIC,
+            ("claude-sonnet-4-6", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-haiku-4-5"),
+            ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-8"),
         ),
-        "openai": ProviderSpec(
-            name="openai",
-            backend=Backend.OPENAI,
-            base_url=None,
-            needs_key=True,
-            models=_models("gpt-5", "gpt-5", "gpt-5-mini", "gpt-5-mini"),
-            ladder=("gpt-5-mini", "gpt-5"),
+        "openai": _cloud(
+            "openai",
+            Backend.OPENAI,
+            ("gpt-5", "gpt-5", "gpt-5-mini", "gpt-5-mini"),
+            ("gpt-5-mini", "gpt-5"),
             max_completion_tokens=True,
         ),
-        "gemini": ProviderSpec(
-            name="gemini",
-            backend=Backend.GEMINI,
-            base_url=None,
-            needs_key=True,
-            models=_models(
-                "gemini-2.5-pro", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash"
-            ),
-            ladder=("gemini-2.5-flash", "gemini-2.5-pro"),
+        "gemini": _cloud(
+            "gemini",
+            Backend.GEMINI,
+            ("gemini-2.5-pro", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash"),
+            ("gemini-2.5-flash", "gemini-2.5-pro"),
         ),
         **{name: _preset_spec(name, p) for name, p in OPENAI_COMPATIBLE_PRESETS.items()},
     }
 )
 
 PROVIDER_NAMES: tuple[str, ...] = tuple(PROVIDERS)
-
 
 def spec(name: str) -> ProviderSpec:
     try:

@@ -22,7 +22,8 @@ from ..settings import keys
 from ..settings.config import Config
 from .base import ProviderClient
 from .catalog import Backend, ProviderSpec, spec
-from .common import DEFAULT_TIMEOUT, RetryPolicy
+from .common import DEFAULT_TIMEOUT, SdkClient
+from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,6 @@ class RealProviderFactory:
     def routes(self) -> Mapping[Tier, Route]:
         return self._routes
 
-    @property
-    def worker_ladder(self) -> tuple[str, ...]:
-        return self._ladder
-
     def model_for(self, tier: Tier, attempt: int = 0) -> str:
         if tier is Tier.WORKER:
             return self._ladder[min(max(attempt, 0), len(self._ladder) - 1)]
@@ -92,29 +89,30 @@ class RealProviderFactory:
 
     def create(self, tier: Tier) -> ProviderClient:
         route = self._routes[tier]
-        provider_spec = route.spec
-        rng = random.Random()
-        if provider_spec.backend is Backend.ANTHROPIC:
-            from .anthropic_provider import AnthropicClient
-
-            return AnthropicClient(
-                provider=route.provider, api_key=route.api_key, base_url=route.base_url,
-                retry=self._retry, timeout=self._timeout, rng=rng,
-            )
-        if provider_spec.backend is Backend.GEMINI:
-            from .gemini_provider import GeminiClient
-
-            return GeminiClient(
-                provider=route.provider, api_key=route.api_key, base_url=route.base_url,
-                retry=self._retry, timeout=self._timeout, rng=rng,
-            )
-        from .openai_provider import OpenAIClient
-
-        return OpenAIClient(
-            provider=route.provider, api_key=route.api_key, base_url=route.base_url,
-            retry=self._retry, timeout=self._timeout, rng=rng,
-            max_completion_tokens=provider_spec.max_completion_tokens,
+        client_class = _client_class(route.spec.backend)
+        return client_class(
+            provider=route.provider,
+            api_key=route.api_key,
+            base_url=route.base_url,
+            retry=self._retry,
+            timeout=self._timeout,
+            rng=random.Random(),
         )
+
+
+def _client_class(backend: Backend) -> type[SdkClient]:
+    """The adapter for ``backend``; its SDK is imported on first use."""
+    if backend is Backend.ANTHROPIC:
+        from .anthropic_provider import AnthropicClient
+
+        return AnthropicClient
+    if backend is Backend.GEMINI:
+        from .gemini_provider import GeminiClient
+
+        return GeminiClient
+    from .openai_provider import OpenAIClient
+
+    return OpenAIClient
 
 
 # -- building from the config ------------------------------------------------------------
