@@ -38,18 +38,21 @@ def make_provider_factory(
     """The demo when asked for, else the configured (or ``--provider``) real providers.
 
     With no provider named and no key configured, fall back to the demo and say why; with
-    a provider named explicitly and no key, refuse (the user asked for a real model).
+    a provider named explicitly and no key, refuse (the user asked for a real model). One
+    :class:`keys.KeyResolver` serves the whole choice, so the keyring is probed at most
+    once, and only if a provider that needs a key is configured.
     """
     if args.provider == "demo":
         return _demo_factory(args)
-    factory = build_factory(config, args.provider)
+    resolver = keys.KeyResolver()
+    factory = build_factory(config, args.provider, lookup=resolver.get)
     if factory is not None:
         return factory
-    missing = missing_keys(config, args.provider)
+    missing = missing_keys(config, args.provider, lookup=resolver.get)
     hints = "; ".join(f"{name}: {keys.key_hint(name)}" for name in missing)
     if args.provider is not None:
         raise NoKeyError(f"no API key for {', '.join(missing)} ({hints}). "
-                         f"Keyring: {keys.keyring_status()}")
+                         f"Keyring: {resolver.keyring_status()}")
     say(f"no API key for {', '.join(missing)} ({hints}); using the offline DEMO provider")
     return _demo_factory(args)
 
