@@ -178,3 +178,13 @@ def test_keys_are_looked_up_only_for_providers_that_need_one() -> None:
     assert build_factory(Config(), "lmstudio", lookup=lookup) is not None
     assert missing_keys(Config(), "lmstudio", lookup=lookup) == []
     assert asked == []
+
+
+def test_unknown_provider_error_lists_the_offline_demo() -> None:
+    with pytest.raises(ValueError, match=r"known: demo \(the offline demo\), anthropic, openai"):
+        build_factory(Config(), "nosuch")
+
+
+def test_the_demo_is_not_built_as_a_real_provider() -> None:
+    with pytest.raises(ValueError, match="'demo' is the offline demo"):
+        build_factory(Config(provider="demo"))

@@ -1,5 +1,5 @@
-"""Choosing the provider factory at start-up: the keyring probed at most once and only
-for providers that need a key, and what a headless machine's console shows."""
+"""Choosing the provider factory at start-up: the demo, the keyring probed at most once
+and only for providers that need a key, and what a headless machine's console shows."""
 
 from __future__ import annotations
 
@@ -62,6 +62,20 @@ def test_start_on_a_provider_without_key_never_touches_the_keyring(
     assert said == []
 
 
+def test_config_naming_the_demo_starts_the_offline_demo(
+    no_keyring: CountingFailKeyring,
+) -> None:
+    label, is_demo, said = choose([], Config(provider="demo"))
+    assert (label, is_demo, said) == ("demo (offline)", True, [])
+    assert no_keyring.lookups == 0
+
+
+def test_provider_flag_beats_a_config_naming_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wiring-0123456789abcdef")
+    label, is_demo, _said = choose(["--provider", "openai"], Config(provider="demo"))
+    assert (label, is_demo) == ("openai: gpt-5", False)
+
+
 def test_named_provider_without_key_is_refused_after_one_probe(
     no_keyring: CountingFailKeyring, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -73,6 +87,11 @@ def test_named_provider_without_key_is_refused_after_one_probe(
     assert "Keyring: system keyring unavailable (NoKeyringError" in message
     assert no_keyring.lookups == 1
     assert len(warnings_of(caplog)) == 1
+
+
+def test_unknown_provider_flag_lists_the_offline_demo() -> None:
+    with pytest.raises(ValueError, match=r"unknown provider 'nosuch' \(known: demo \(the "):
+        choose(["--provider", "nosuch"])
 
 
 def test_headless_console_shows_one_keyring_line_and_no_traceback(tmp_path: Path) -> None:

@@ -141,11 +141,25 @@ PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType(
     }
 )
 
+#: The SDK-backed providers.
 PROVIDER_NAMES: tuple[str, ...] = tuple(PROVIDERS)
 
+#: The offline demo (:mod:`.demo`): no network, no key, every tier. Not SDK-backed, so it
+#: has no :class:`ProviderSpec`; ``--provider`` and the config's top-level ``provider``
+#: accept it beside :data:`PROVIDER_NAMES`.
+DEMO = "demo"
+
+
+def known_providers() -> str:
+    """The accepted names for error messages, the demo labelled as what it is."""
+    return ", ".join([f"{DEMO} (the offline demo)", *PROVIDER_NAMES])
+
+
 def spec(name: str) -> ProviderSpec:
+    """The SDK-backed provider ``name``; ValueError naming the known ones otherwise."""
+    if name == DEMO:
+        raise ValueError(f"{DEMO!r} is the offline demo, not an SDK-backed provider")
     try:
         return PROVIDERS[name]
     except KeyError as exc:
-        known = ", ".join(PROVIDER_NAMES)
-        raise ValueError(f"unknown provider {name!r} (known: {known})") from exc
+        raise ValueError(f"unknown provider {name!r} (known: {known_providers()})") from exc

@@ -174,7 +174,7 @@ def build_factory(
     """A factory for ``config`` (every tier on ``provider_override`` if given), or None
     when a provider it needs has no key. ``lookup`` defaults to a fresh
     :class:`keys.KeyResolver`; it is asked only about providers that need a key (a local
-    server never touches the keyring). ValueError for an unknown provider."""
+    server never touches the keyring). ValueError for an unknown provider or the demo."""
     if provider_override is not None:
         spec(provider_override)  # unknown name: ValueError naming the known ones
     get = lookup or keys.KeyResolver().get
