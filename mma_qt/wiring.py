@@ -15,6 +15,7 @@ from .core.live.session import MmaSession
 from .core.model.options import RunOptions
 from .core.model.pricing import PricingTable
 from .core.providers.base import ProviderFactory
+from .core.providers.catalog import DEMO
 from .core.providers.demo import DemoProviderFactory, Scenario
 from .core.providers.registry import build_factory, missing_keys
 from .core.run.controller import Controller
@@ -35,21 +36,25 @@ class NoKeyError(RuntimeError):
 def make_provider_factory(
     args: argparse.Namespace, config: Config, *, say: Callable[[str], None] = print
 ) -> ProviderFactory:
-    """The demo when asked for, else the configured (or ``--provider``) real providers.
+    """The demo when asked for (``--provider demo``, or ``provider = "demo"`` in the config
+    with no ``--provider``), else the configured (or ``--provider``) real providers.
 
     With no provider named and no key configured, fall back to the demo and say why; with
-    a provider named explicitly and no key, refuse (the user asked for a real model).
+    a provider named explicitly and no key, refuse (the user asked for a real model). One
+    :class:`keys.KeyResolver` serves the whole choice, so the keyring is probed at most
+    once, and only if a provider that needs a key is configured.
     """
-    if args.provider == "demo":
+    if (args.provider or config.provider) == DEMO:
         return _demo_factory(args)
-    factory = build_factory(config, args.provider)
+    resolver = keys.KeyResolver()
+    factory = build_factory(config, args.provider, lookup=resolver.get)
     if factory is not None:
         return factory
-    missing = missing_keys(config, args.provider)
+    missing = missing_keys(config, args.provider, lookup=resolver.get)
     hints = "; ".join(f"{name}: {keys.key_hint(name)}" for name in missing)
     if args.provider is not None:
         raise NoKeyError(f"no API key for {', '.join(missing)} ({hints}). "
-                         f"Keyring: {keys.keyring_status()}")
+                         f"Keyring: {resolver.keyring_status()}")
     say(f"no API key for {', '.join(missing)} ({hints}); using the offline DEMO provider")
     return _demo_factory(args)
 

@@ -146,6 +146,29 @@ def test_malformed_scenario_raises_scenario_error(data: dict) -> None:
         Scenario.from_dict(data, "my-scenario")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[tickets.T-002]\nrase = "TimeoutError"\n', "tickets.T-002.rase: unknown key"),
+        ("[tier4]\nmalformed = 1\n", "tier4: unknown key"),
+        (
+            '[tickets.T-002]\nraise = "boom"\nraise_times = "two"\n',
+            "tickets.T-002.raise_times: Input should be a valid integer",
+        ),
+        ("[tier2]\ncycle = 1\n", "tier2.cycle: Input should be a valid boolean"),
+        ("[tier3]\nrepeat = 0\n", "tier3.repeat: Input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_scenario_file_names_file_table_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "failing.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        Scenario.load(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
 def test_unreadable_scenario_file_raises_scenario_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[tier2\nmalformed = 1\n", encoding="utf-8")

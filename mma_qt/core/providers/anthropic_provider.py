@@ -15,23 +15,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import anthropic
-import httpx2
 from anthropic.types import MessageDeltaUsage, RawMessageStreamEvent
 from anthropic.types import Usage as AnthropicUsage
 
 from ..model.usage import Usage
 from .base import CompletionRequest
-from .common import (
-    Failure,
-    FailureKind,
-    PieceStream,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    retry_after_from_headers,
-    status_failure,
-    transport_failure,
-)
+from .common import PieceStream, SdkClient, StreamAborter, UsageSnapshot
+from .retry import Failure, SdkErrors, retry_after_from_headers, status_failure
 
 #: Error types of in-stream ``error`` events, as the HTTP status they stand for.
 _EVENT_ERROR_STATUS = {
@@ -48,7 +38,9 @@ _EVENT_ERROR_STATUS = {
 
 class AnthropicClient(SdkClient):
     default_provider: ClassVar[str] = "anthropic"
-    errors: ClassVar[tuple[type[Exception], ...]] = (anthropic.APIError, httpx2.HTTPError)
+    sdk_errors: ClassVar[SdkErrors] = SdkErrors(
+        anthropic.APIError, anthropic.APITimeoutError, anthropic.APIConnectionError
+    )
 
     _sdk: anthropic.Anthropic | None = None
 
@@ -57,7 +49,7 @@ class AnthropicClient(SdkClient):
             self._sdk = anthropic.Anthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
-                max_retries=0,  # retries are ours (common.RetryPolicy), visible in the stream
+                max_retries=0,  # retries are ours (retry.RetryPolicy), visible in the stream
                 timeout=self.http_timeout,
             )
         return self._sdk
@@ -91,28 +83,19 @@ class AnthropicClient(SdkClient):
                     usage = _from_delta(usage, event.usage)
                     yield UsageSnapshot(usage, final=True)
 
-    def _classify(self, exc: Exception) -> Failure:
-        if isinstance(exc, anthropic.APIStatusError):
-            detail = exc.api_message or _body_message(exc.body) or exc.message
-            if exc.type:
-                detail = f"{exc.type}: {detail}"
-            status = exc.status_code
-            if status == 200:  # an `error` event inside the stream
-                event_status = _EVENT_ERROR_STATUS.get(exc.type or "", 500)
-                failure = status_failure(event_status, detail)
-                return Failure(failure.kind, f"an {exc.type or 'error'} event", detail)
-            return status_failure(
-                status, detail, retry_after=retry_after_from_headers(exc.response.headers)
-            )
-        if isinstance(exc, anthropic.APITimeoutError):
-            return Failure(FailureKind.TIMEOUT, "a timeout", exc.message)
-        if isinstance(exc, anthropic.APIConnectionError):
-            return Failure(FailureKind.CONNECTION, "a connection error", _cause(exc))
-        if isinstance(exc, httpx2.HTTPError):
-            return transport_failure(exc)
-        if isinstance(exc, anthropic.APIError):
-            return Failure(FailureKind.SERVER, "an API error", exc.message)
-        raise TypeError(f"not an Anthropic error: {exc!r}") from exc
+    def _classify_status(self, exc: Exception) -> Failure | None:
+        if not isinstance(exc, anthropic.APIStatusError):
+            return None
+        detail = exc.api_message or _body_message(exc.body) or exc.message
+        if exc.type:
+            detail = f"{exc.type}: {detail}"
+        if exc.status_code == 200:  # an `error` event inside the stream
+            event_status = _EVENT_ERROR_STATUS.get(exc.type or "", 500)
+            failure = status_failure(event_status, detail)
+            return Failure(failure.kind, f"an {exc.type or 'error'} event", detail)
+        return status_failure(
+            exc.status_code, detail, retry_after=retry_after_from_headers(exc.response.headers)
+        )
 
 
 def _from_start(usage: AnthropicUsage) -> Usage:
@@ -150,8 +133,3 @@ def _body_message(body: object) -> str:
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return str(error["message"])
     return ""
-
-
-def _cause(exc: BaseException) -> str:
-    cause = exc.__cause__
-    return f"{exc}: {cause}" if cause is not None else str(exc)

@@ -7,6 +7,13 @@ calls (the old tool reset a shared session under a running call). ``stream`` yie
 see in the stream (a retry, a fallback), and ends with exactly one :class:`UsageReport`.
 It checks ``cancel`` between items and stops promptly (within 1 s) once it is set,
 closing any network stream it holds.
+
+A call *began* once the provider accepted it: its response came with a 2xx status, so a
+model is at work and the call may be billed. A call refused before that (401/403, other
+error statuses after the last retry, connection refused, a failed DNS lookup, no response
+in time) raises :class:`ProviderError` with ``began=False`` and reports no usage: nothing
+was billed. A call that fails after it began yields its :class:`UsageReport` first
+(estimated when the provider sent no final figures), then raises with ``began=True``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,11 @@ class CompletionRequest:
     #: 0 for the first attempt of a ticket, 1 for its first retry, ...
     attempt: int = 0
 
+    @property
+    def input_text(self) -> str:
+        """Everything sent as input, for estimates."""
+        return f"{self.system}\n\n{self.prompt}" if self.system else self.prompt
+
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
@@ -55,11 +67,16 @@ StreamItem = TextDelta | Notice | UsageReport
 
 
 class ProviderError(RuntimeError):
-    """A provider failure with a message fit for the ticket (never containing a key)."""
+    """A provider failure with a message fit for the ticket (never containing a key).
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    ``began``: the call had begun (see the module docstring) before it failed; False
+    means the provider refused it, and it costs nothing.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, began: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.began = began
 
 
 @runtime_checkable

@@ -11,6 +11,8 @@ estimator :func:`mma_qt.core.model.usage.estimate_tokens` (4 characters per toke
 
 A :class:`Scenario` (a TOML file, ``--scenario``) scripts failures for tests and demos:
 a worker that raises, malformed JSON or a cycle from Tier 2, a slow stream, a wide plan.
+The file is validated as ``config.toml`` is: an unknown key or a value of the wrong type
+is refused with a message naming the file, the table and the field.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from ..model.cancel import CancelToken
 from ..model.domain import Tier
 from ..model.usage import Usage, estimate_tokens
+from ..settings.config import describe_errors
 from .base import CompletionRequest, ProviderClient, StreamItem, TextDelta, UsageReport
 
 DEMO_MODELS = {
@@ -75,36 +80,75 @@ class Scenario:
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
+        """The scenario in the TOML file ``path``; ScenarioError naming the file (and the
+        table and field at fault) if it cannot be used."""
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ScenarioError(f"scenario {path}: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{path}: cannot read the scenario file: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
         return cls.from_dict(data, str(path))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "scenario") -> Scenario:
+    def from_dict(cls, data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+        """Validate ``data`` (a scenario file's tables) as :class:`ScenarioFile` does."""
         try:
-            tier2 = data.get("tier2", {})
-            plan = data.get("plan", {})
-            tier3 = data.get("tier3", {})
-            tickets = {
-                tid: TicketScript(
-                    raise_message=str(entry.get("raise", "")),
-                    raise_times=int(entry.get("raise_times", 0)),
-                    after_chunks=int(entry.get("after_chunks", 3)),
-                    delay=None if "delay" not in entry else float(entry["delay"]),
+            parsed = ScenarioFile.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(describe_errors(source, exc)) from exc
+        return cls(
+            tier2_malformed=parsed.tier2.malformed,
+            tier2_cycle=parsed.tier2.cycle,
+            wide_tickets=parsed.plan.wide_tickets,
+            worker_repeat=parsed.tier3.repeat,
+            tickets={
+                ticket_id: TicketScript(
+                    raise_message=table.raise_message,
+                    raise_times=table.raise_times,
+                    after_chunks=table.after_chunks,
+                    delay=table.delay,
                 )
-                for tid, entry in data.get("tickets", {}).items()
-            }
-            return cls(
-                tier2_malformed=int(tier2.get("malformed", 0)),
-                tier2_cycle=bool(tier2.get("cycle", False)),
-                wide_tickets=int(plan.get("wide_tickets", 0)),
-                worker_repeat=max(1, int(tier3.get("repeat", 1))),
-                tickets=tickets,
-            )
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise ScenarioError(f"{source}: {exc}") from exc
+                for ticket_id, table in parsed.tickets.items()
+            },
+        )
+
+
+# -- the scenario file: validated like config.toml (unknown keys refused, strict types) ---
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Tier2Table(_Table):
+    #: Tier 2 replies that are malformed JSON before a good one (-1 = always).
+    malformed: int = Field(default=0, ge=-1)
+    cycle: bool = False
+
+
+class PlanTable(_Table):
+    wide_tickets: int = Field(default=0, ge=0)
+
+
+class Tier3Table(_Table):
+    repeat: int = Field(default=1, ge=1)
+
+
+class TicketTable(_Table):
+    raise_message: str = Field(default="", alias="raise")
+    raise_times: int = Field(default=0, ge=0)
+    after_chunks: int = Field(default=3, ge=0)
+    delay: float | None = Field(default=None, ge=0)
+
+
+class ScenarioFile(_Table):
+    """The tables of a scenario file; see ``resources/scenarios/``."""
+
+    tier2: Tier2Table = Field(default_factory=Tier2Table)
+    plan: PlanTable = Field(default_factory=PlanTable)
+    tier3: Tier3Table = Field(default_factory=Tier3Table)
+    tickets: dict[str, TicketTable] = Field(default_factory=dict)
 
 
 class DemoProviderFactory:

@@ -23,25 +23,14 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-import httpx2
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
 from ..model.usage import Usage
 from .base import CompletionRequest
-from .common import (
-    Failure,
-    FailureKind,
-    Piece,
-    PieceStream,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    retry_after_from_headers,
-    status_failure,
-    transport_failure,
-)
+from .common import Piece, PieceStream, SdkClient, StreamAborter, UsageSnapshot
+from .retry import Failure, FailureKind, SdkErrors, retry_after_from_headers, status_failure
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _INVALID_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
@@ -49,7 +38,7 @@ _INVALID_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
 
 class GeminiClient(SdkClient):
     default_provider: ClassVar[str] = "gemini"
-    errors: ClassVar[tuple[type[Exception], ...]] = (genai_errors.APIError, httpx2.HTTPError)
+    sdk_errors: ClassVar[SdkErrors] = SdkErrors(genai_errors.APIError)
 
     _sdk: genai.Client | None = None
 
@@ -93,18 +82,16 @@ class GeminiClient(SdkClient):
             if close is not None:
                 close()
 
-    def _classify(self, exc: Exception) -> Failure:
-        if isinstance(exc, genai_errors.APIError):
-            detail = exc.message or str(exc)
-            if exc.status:
-                detail = f"{exc.status}: {detail}"
-            headers = getattr(exc.response, "headers", None)
-            retry_after = retry_after_from_headers(headers) or _retry_delay(exc.details)
-            kind = FailureKind.AUTH if _invalid_key(exc.details) else None
-            return status_failure(exc.code, detail, retry_after=retry_after, kind=kind)
-        if isinstance(exc, httpx2.HTTPError):
-            return transport_failure(exc)
-        raise TypeError(f"not a Gemini error: {exc!r}") from exc
+    def _classify_status(self, exc: Exception) -> Failure | None:
+        if not isinstance(exc, genai_errors.APIError):
+            return None
+        detail = exc.message or str(exc)
+        if exc.status:
+            detail = f"{exc.status}: {detail}"
+        headers = getattr(exc.response, "headers", None)
+        retry_after = retry_after_from_headers(headers) or _retry_delay(exc.details)
+        kind = FailureKind.AUTH if _invalid_key(exc.details) else None
+        return status_failure(exc.code, detail, retry_after=retry_after, kind=kind)
 
 
 def _chunk_pieces(chunk: types.GenerateContentResponse) -> list[Piece]:

@@ -12,29 +12,17 @@ A server that ignores ``include_usage`` gets estimated usage (see :mod:`.common`
 
 from __future__ import annotations
 
-import random
 from typing import Any, ClassVar
 
-import httpx2
 import openai
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from ..model.usage import Usage
 from .base import CompletionRequest
-from .common import (
-    DEFAULT_TIMEOUT,
-    Failure,
-    FailureKind,
-    PieceStream,
-    RetryPolicy,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    retry_after_from_headers,
-    status_failure,
-    transport_failure,
-)
+from .catalog import PROVIDERS
+from .common import PieceStream, SdkClient, StreamAborter, UsageSnapshot
+from .retry import Failure, SdkErrors, retry_after_from_headers, status_failure
 
 #: Sent as the key to local servers that need none (the SDK insists on one).
 NO_KEY = "not-needed"
@@ -43,32 +31,18 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 class OpenAIClient(SdkClient):
     default_provider: ClassVar[str] = "openai"
-    errors: ClassVar[tuple[type[Exception], ...]] = (openai.APIError, httpx2.HTTPError)
+    sdk_errors: ClassVar[SdkErrors] = SdkErrors(
+        openai.APIError, openai.APITimeoutError, openai.APIConnectionError
+    )
 
     _sdk: openai.OpenAI | None = None
 
-    def __init__(
-        self,
-        *,
-        provider: str | None = None,
-        api_key: str | None,
-        base_url: str | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        rng: random.Random | None = None,
-        max_completion_tokens: bool = False,
-    ) -> None:
-        super().__init__(
-            provider=provider,
-            api_key=api_key,
-            base_url=base_url,
-            retry=retry,
-            timeout=timeout,
-            rng=rng,
-        )
-        #: Send ``max_completion_tokens`` (OpenAI's own API) instead of ``max_tokens``
-        #: (what DeepSeek and local servers understand).
-        self.max_completion_tokens = max_completion_tokens
+    @property
+    def max_completion_tokens(self) -> bool:
+        """Send ``max_completion_tokens`` (OpenAI's own API) instead of ``max_tokens``
+        (what DeepSeek and local servers understand), as the provider's catalog entry says."""
+        known = PROVIDERS.get(self.provider)
+        return known is not None and known.max_completion_tokens
 
     def _client(self) -> openai.OpenAI:
         if self._sdk is None:
@@ -76,7 +50,7 @@ class OpenAIClient(SdkClient):
                 api_key=self._api_key or NO_KEY,
                 # Explicit, so OPENAI_BASE_URL in the environment cannot redirect the key.
                 base_url=self.base_url or OPENAI_BASE_URL,
-                max_retries=0,  # retries are ours (common.RetryPolicy), visible in the stream
+                max_retries=0,  # retries are ours (retry.RetryPolicy), visible in the stream
                 timeout=self.http_timeout,
             )
         return self._sdk
@@ -113,29 +87,13 @@ class OpenAIClient(SdkClient):
                     # usage on content chunks, so only the empty-choices one is final.
                     yield UsageSnapshot(normalise_usage(chunk.usage), final=not chunk.choices)
 
-    def _classify(self, exc: Exception) -> Failure:
-        if isinstance(exc, openai.APIStatusError):
-            detail = _body_message(exc.body) or exc.message
-            return status_failure(
-                exc.status_code,
-                detail,
-                retry_after=retry_after_from_headers(exc.response.headers),
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return Failure(FailureKind.TIMEOUT, "a timeout", exc.message)
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            return Failure(
-                FailureKind.CONNECTION,
-                "a connection error",
-                f"{exc.message}: {cause}" if cause is not None else exc.message,
-            )
-        if isinstance(exc, httpx2.HTTPError):
-            return transport_failure(exc)
-        if isinstance(exc, openai.APIError):
-            # An {"error": ...} payload inside a 200 stream.
-            return Failure(FailureKind.SERVER, "an error in the stream", exc.message)
-        raise TypeError(f"not an OpenAI error: {exc!r}") from exc
+    def _classify_status(self, exc: Exception) -> Failure | None:
+        if not isinstance(exc, openai.APIStatusError):
+            return None
+        detail = _body_message(exc.body) or exc.message
+        return status_failure(
+            exc.status_code, detail, retry_after=retry_after_from_headers(exc.response.headers)
+        )
 
 
 def normalise_usage(usage: CompletionUsage) -> Usage:

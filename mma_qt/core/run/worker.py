@@ -5,6 +5,11 @@ this call only), writes every delta through ``write`` (the stream hub's thread-s
 writer), holds between chunks while the run is paused, stops when its token is cancelled,
 and never swallows a failure: a provider exception leaves as :class:`CallFailed` carrying
 the cause, the partial text and the usage so far.
+
+Usage is the client's :class:`UsageReport`. A failed call that sent none is charged
+nothing if the provider refused it before it began (``ProviderError.began`` is False:
+a 401/403, a refused connection, nothing billed), and an estimate otherwise (a stream cut
+short after it began, or a client's own failure mid-stream).
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from dataclasses import dataclass
 
 from ..model.cancel import Cancelled, CancelToken, PauseGate
 from ..model.usage import Usage
-from ..providers.base import CompletionRequest, Notice, ProviderClient, TextDelta, UsageReport
+from ..providers.base import (
+    CompletionRequest,
+    Notice,
+    ProviderClient,
+    ProviderError,
+    TextDelta,
+    UsageReport,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +77,22 @@ def run_call(
         stopped = True  # paused worker woken by its cancel; reported as cancelled below
     except Exception as exc:
         text = "".join(parts)
-        raise CallFailed(exc, text, usage or _estimate(request, text), model) from exc
+        if usage is None:
+            usage = _usage_of_failed_call(exc, request, text)
+        raise CallFailed(exc, text, usage, model) from exc
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
         client.close()
     text = "".join(parts)
-    return CallOutcome(text, usage or _estimate(request, text), model, stopped or token.cancelled)
+    if usage is None:
+        usage = Usage.estimate(request.input_text, text)
+    return CallOutcome(text, usage, model, stopped or token.cancelled)
 
 
-def _estimate(request: CompletionRequest, text: str) -> Usage:
-    return Usage.estimate(request.system + "\n" + request.prompt, text)
+def _usage_of_failed_call(exc: Exception, request: CompletionRequest, text: str) -> Usage:
+    """For a failure without a usage report: nothing for a refused call, else an estimate."""
+    if isinstance(exc, ProviderError) and not exc.began:
+        return Usage()
+    return Usage.estimate(request.input_text, text)

@@ -11,6 +11,7 @@ Keys come from the environment or the system keyring (:mod:`mma_qt.core.settings
 Example::
 
     provider = "anthropic"          # the provider of every tier that names none
+                                    # ("demo": the offline demo, for every tier)
     max_workers = 4                 # Tier 3 workers running at once
     max_retries = 2                 # Tier 3 retries of a failed ticket (climbing the ladder)
     request_attempts = 4            # HTTP attempts per call (429/5xx/timeouts)
@@ -49,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..model.domain import Tier
 from ..model.options import RunOptions
 from ..model.pricing import PricingTable
-from ..providers.catalog import PROVIDER_NAMES
+from ..providers.catalog import DEMO, PROVIDER_NAMES, known_providers
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,14 @@ class _Strict(BaseModel):
 
 
 def _check_provider(name: str | None) -> str | None:
+    """An SDK-backed provider, for a tier or a ``[providers.*]`` table."""
+    if name == DEMO:
+        raise ValueError(
+            f"{DEMO!r} (the offline demo) serves every tier at once: it can only be the "
+            "top-level provider"
+        )
     if name is not None and name not in PROVIDER_NAMES:
-        raise ValueError(f"unknown provider {name!r}; known: {', '.join(PROVIDER_NAMES)}")
+        raise ValueError(f"unknown provider {name!r}; known: {known_providers()}")
     return name
 
 
@@ -123,6 +130,8 @@ class ProviderConfig(_Strict):
 
 
 class Config(_Strict):
+    #: ``"demo"``: every tier on the offline demo (as ``--provider demo``); the tiers'
+    #: providers and models then apply only when ``--provider`` names a real one.
     provider: str = "anthropic"
     max_workers: int = Field(default=4, ge=1, le=64)
     max_retries: int = Field(default=2, ge=0, le=10)
@@ -136,7 +145,8 @@ class Config(_Strict):
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        _check_provider(value)
+        if value != DEMO:
+            _check_provider(value)
         return value
 
     @field_validator("providers")
@@ -191,7 +201,7 @@ def read_config(path: Path | None = None) -> tuple[Config, list[str]]:
     try:
         return Config.model_validate(data), warnings
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from exc
+        raise ConfigError(describe_errors(path, exc)) from exc
 
 
 def _without_secrets(
@@ -214,12 +224,28 @@ def _without_secrets(
     return clean
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
+#: Pydantic's words for some errors, in a TOML file's terms.
+_TOML_REASONS = {
+    "extra_forbidden": "unknown key",
+    "model_type": "should be a table",
+    "dict_type": "should be a table",
+}
+
+
+def describe_errors(source: Path | str, exc: ValidationError) -> str:
+    """One line naming the TOML file, then each bad field by its dotted table path and why:
+    ``failing.toml: tickets.T-002.raise_times: Input should be a valid integer``."""
     problems = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"field '{field}': {error['msg']}")
-    return f"{path}: " + "; ".join(problems)
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ValueError):
+            # A validator's own words, without pydantic's "Value error, " before them.
+            reason = str(cause)
+        else:
+            reason = _TOML_REASONS.get(error["type"], error["msg"])
+        problems.append(f"{field}: {reason}")
+    return f"{source}: " + "; ".join(problems)
 
 
 def run_options(config: Config, max_workers: int | None = None) -> RunOptions:
