@@ -9,9 +9,8 @@ A :class:`CommandRunner` per track working directory runs a command string with
   name contains ``KEY``, ``TOKEN``, ``SECRET`` or ``PASSWORD`` (:func:`scrubbed_env`);
 - stdout and stderr captured together (in order) and bounded: the first and last parts
   are kept, the middle is replaced by a note saying how many bytes were left out;
-- past its timeout, or as soon as its cancel token fires (checked every 50 ms), the whole
-  process group is killed; so are processes it left running in the background when it
-  exits.
+- past its timeout, or as soon as its cancel token fires, the whole process group is
+  killed; so are processes it left running in the background when it exits.
 
 **Confinement.** Where ``bwrap`` (bubblewrap) is installed and can create a sandbox here,
 the command runs inside it (``confinement == "bubblewrap"``)::
@@ -61,7 +60,7 @@ Confinement = Literal["bubblewrap", "none"]
 
 #: Substrings of variable names that are never passed to a command (case-insensitive).
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD")
-#: How often the runner checks the timeout and the cancel token.
+#: How often the runner checks whether the command has exited (a cancel wakes it at once).
 POLL_S = 0.05
 _READ_CHUNK = 65536
 
@@ -259,21 +258,25 @@ class CommandRunner:
         reader.start()
         timed_out = cancelled = False
         deadline = started + timeout_s
+        pause = 0.001  # doubling up to POLL_S: quick commands return quickly
         try:
-            while True:
-                try:
-                    proc.wait(timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
+            while not _exited(proc):
+                if cancel is not None and cancel.cancelled:
+                    cancelled = True
                     break
-                except subprocess.TimeoutExpired:
-                    if cancel is not None and cancel.cancelled:
-                        cancelled = True
-                        break
-                    if time.monotonic() >= deadline:
-                        timed_out = True
-                        break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                pause = min(pause * 2, POLL_S, left)
+                if cancel is not None:
+                    cancel.wait(pause)  # wakes at once on cancel
+                else:
+                    time.sleep(pause)
         finally:
             # Whatever ended the wait (exit, timeout, cancel, an exception here), nothing
-            # the command started outlives it.
+            # the command started outlives it. The leader is not reaped before this, so its
+            # group id cannot have been reused by another process.
             _kill_group(proc.pid)
             proc.wait()
             reader.join(timeout=5)
@@ -296,6 +299,15 @@ class CommandRunner:
         denied = [_FS_DENIED] + ([] if self.allow_network else [_NET_DENIED])
         found = [what for pattern, what in denied if pattern.search(output)]
         return "; ".join(found) or None
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether ``proc`` has exited, leaving it unreaped where the OS allows (waitid)."""
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:  # macOS: no waitid; poll() reaps, a narrow window for pid reuse
+        return proc.poll() is not None
+    flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+    return waitid(os.P_PID, proc.pid, flags) is not None
 
 
 def _kill_group(pgid: int) -> None:
