@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QTimer
 
 from mma_qt.core.live.session import MmaSession, RunStatus
+from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken, PauseGate
 from mma_qt.core.model.domain import Ticket, TicketStatus, Tier, stream_id
 from mma_qt.core.model.options import RunOptions
@@ -32,7 +32,7 @@ from mma_qt.core.providers.base import (
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario, TicketScript
 from mma_qt.core.run.runner import EpicRunner
 
-SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
+SCENARIOS = Path(str(bundled("scenarios")))
 RUN_TIMEOUT_MS = 30_000
 
 Start = Callable[..., tuple[EpicRunner, asyncio.Task]]
