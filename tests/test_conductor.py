@@ -106,7 +106,7 @@ def test_failing_worker_fails_its_ticket_and_blocks_its_dependents(qtbot, start,
     message = "ConnectionResetError: the build server closed the connection"
     assert message in failed.error
     assert message in text_of(runner, Tier.WORKER, "T-002")
-    assert failed.retry_count == 1  # one retry (max_retries=1), after a QA diagnosis
+    assert failed.retry_count == 2  # max_retries=2 by default, each after a QA diagnosis
     assert text_of(runner, Tier.QA, "T-002")
     assert session.records[stream_id(Tier.QA, "T-002")].status == "done"
 

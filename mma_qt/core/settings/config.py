@@ -124,8 +124,8 @@ class ProviderConfig(_Strict):
 
 class Config(_Strict):
     provider: str = "anthropic"
-    max_workers: int = Field(default=4, ge=1, le=64)
-    max_retries: int = Field(default=2, ge=0, le=10)
+    max_workers: int = Field(default=RunOptions().max_workers, ge=1, le=64)
+    max_retries: int = Field(default=RunOptions().max_retries, ge=0, le=10)
     request_attempts: int = Field(default=4, ge=1, le=10)
     request_timeout: float = Field(default=120.0, gt=0, le=3600)
     #: None: ``pricing.toml`` beside ``config.toml``.
