@@ -13,7 +13,7 @@ import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from mma_qt.core.live.session import MmaSession, RunStatus
+from mma_qt.core.live.session import MmaSession, Rollup, RunStatus, StreamRecord
 from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken, PauseGate
 from mma_qt.core.model.domain import Ticket, TicketStatus, Tier, stream_id
@@ -143,6 +143,24 @@ def test_flaky_worker_is_diagnosed_and_retried_up_the_ladder(qtbot, start):
     others = [t for t in tickets.values() if t is not flaky]
     assert all((t.retry_count, t.model) == (0, "demo-worker") for t in others)
     assert not any(stream_id(Tier.QA, t.id) in runner.session.records for t in others)
+
+
+def test_tier_usage_lists_every_model_used_in_order_of_first_use(qtbot, start):
+    runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("failing-worker")),
+                         RunOptions(max_retries=2))
+    assert finish(qtbot, task) is RunStatus.FAILED
+    ladder = ["demo-worker", "demo-worker-pro", "demo-worker-max"]
+    record = runner.session.records[stream_id(Tier.WORKER, "T-002")]
+    assert (list(record.models_used), record.model) == (ladder, "demo-worker-max")
+    tier_usage = runner.session.snapshot(streams=False)["tier_usage"]
+    assert tier_usage["Tier 3"]["model"] == ", ".join(ladder)
+    assert tier_usage["Tier 4"]["model"] == "demo-qa"
+
+
+def test_rollup_orders_models_by_first_use_across_records():
+    later = StreamRecord("a", Tier.WORKER, "a", models_used={"m-second": 3.0})
+    earlier = StreamRecord("b", Tier.WORKER, "b", models_used={"m-first": 1.0, "m-second": 2.0})
+    assert Rollup.of([later, earlier]).models == ("m-first", "m-second")
 
 
 def test_malformed_plan_is_repaired(qtbot, start):
