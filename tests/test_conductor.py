@@ -163,6 +163,19 @@ def test_rollup_orders_models_by_first_use_across_records():
     assert Rollup.of([later, earlier]).models == ("m-first", "m-second")
 
 
+def test_each_later_qa_diagnosis_is_marked_with_its_attempt_and_model(qtbot, start):
+    runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("failing-worker")),
+                         RunOptions(max_retries=2))
+    assert finish(qtbot, task) is RunStatus.FAILED
+    text = text_of(runner, Tier.QA, "T-002")
+    marker = "\n\n--- diagnosis of attempt 2 on demo-worker-pro ---\n"
+    assert text.count("--- diagnosis of attempt") == 1  # none before the first diagnosis
+    first, second = text.split(marker)
+    for diagnosis in (first, second):
+        assert "ConnectionResetError" in diagnosis and "Hint for the retry" in diagnosis
+    assert runner.session.records[stream_id(Tier.QA, "T-002")].calls == 2
+
+
 def test_malformed_plan_is_repaired(qtbot, start):
     runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("malformed-plan")))
     assert finish(qtbot, task) is RunStatus.DONE
