@@ -147,8 +147,11 @@ def test_wheel_install_reads_the_data_it_ships(wheel_site: Path, tmp_path: Path)
 
 def test_editable_install_reads_the_checkout_data(tmp_path: Path) -> None:
     """The dev venv (``pip install -e``), run from outside the checkout."""
-    direct_url = metadata.distribution("mma-qt").read_text("direct_url.json") or "{}"
-    assert json.loads(direct_url).get("dir_info", {}).get("editable"), (
+    # The install's own record, in site-packages (the checkout's mma_qt.egg-info, which an
+    # editable install leaves at the repository top, has none).
+    installed = metadata.distributions(name="mma-qt", path=site.getsitepackages())
+    direct_urls = [json.loads(d.read_text("direct_url.json") or "{}") for d in installed]
+    assert any(u.get("dir_info", {}).get("editable") for u in direct_urls), (
         "the test venv must hold an editable install: pip install -e '.[test]'"
     )
     probe = _probe(tmp_path, None)
