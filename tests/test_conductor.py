@@ -7,14 +7,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 
 import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from mma_qt.core.live.session import MmaSession
+from mma_qt.core.live.session import MmaSession, Rollup, StreamRecord
+from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken, PauseGate
 from mma_qt.core.model.domain import Ticket, Tier, stream_id
 from mma_qt.core.model.options import RunOptions
@@ -33,7 +33,7 @@ from mma_qt.core.providers.base import (
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario, TicketScript
 from mma_qt.core.run.runner import EpicRunner
 
-SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
+SCENARIOS = Path(str(bundled("scenarios")))
 RUN_TIMEOUT_MS = 30_000
 
 Start = Callable[..., tuple[EpicRunner, asyncio.Task]]
@@ -107,7 +107,7 @@ def test_failing_worker_fails_its_ticket_and_blocks_its_dependents(qtbot, start,
     message = "ConnectionResetError: the build server closed the connection"
     assert message in failed.error
     assert message in text_of(runner, Tier.WORKER, "T-002")
-    assert failed.retry_count == 1  # one retry (max_retries=1), after a QA diagnosis
+    assert failed.retry_count == 2  # max_retries=2 by default, each after a QA diagnosis
     assert text_of(runner, Tier.QA, "T-002")
     assert session.records[stream_id(Tier.QA, "T-002")].status == "done"
 
@@ -144,6 +144,37 @@ def test_flaky_worker_is_diagnosed_and_retried_up_the_ladder(qtbot, start):
     others = [t for t in tickets.values() if t is not flaky]
     assert all((t.retry_count, t.model) == (0, "demo-worker") for t in others)
     assert not any(stream_id(Tier.QA, t.id) in runner.session.records for t in others)
+
+
+def test_tier_usage_lists_every_model_used_in_order_of_first_use(qtbot, start):
+    runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("failing-worker")),
+                         RunOptions(max_retries=2))
+    assert finish(qtbot, task) is RunStatus.FAILED
+    ladder = ["demo-worker", "demo-worker-pro", "demo-worker-max"]
+    record = runner.session.records[stream_id(Tier.WORKER, "T-002")]
+    assert (list(record.models_used), record.model) == (ladder, "demo-worker-max")
+    tier_usage = runner.session.snapshot(streams=False)["tier_usage"]
+    assert tier_usage["Tier 3"]["model"] == ", ".join(ladder)
+    assert tier_usage["Tier 4"]["model"] == "demo-qa"
+
+
+def test_rollup_orders_models_by_first_use_across_records():
+    later = StreamRecord("a", Tier.WORKER, "a", models_used={"m-second": 3.0})
+    earlier = StreamRecord("b", Tier.WORKER, "b", models_used={"m-first": 1.0, "m-second": 2.0})
+    assert Rollup.of([later, earlier]).models == ("m-first", "m-second")
+
+
+def test_each_later_qa_diagnosis_is_marked_with_its_attempt_and_model(qtbot, start):
+    runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("failing-worker")),
+                         RunOptions(max_retries=2))
+    assert finish(qtbot, task) is RunStatus.FAILED
+    text = text_of(runner, Tier.QA, "T-002")
+    marker = "\n\n--- diagnosis of attempt 2 on demo-worker-pro ---\n"
+    assert text.count("--- diagnosis of attempt") == 1  # none before the first diagnosis
+    first, second = text.split(marker)
+    for diagnosis in (first, second):
+        assert "ConnectionResetError" in diagnosis and "Hint for the retry" in diagnosis
+    assert runner.session.records[stream_id(Tier.QA, "T-002")].calls == 2
 
 
 def test_malformed_plan_is_repaired(qtbot, start):

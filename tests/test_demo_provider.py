@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from mma_qt.core.model import dag
+from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken
 from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.plans import parse_tickets, parse_tracks
@@ -26,7 +26,7 @@ from mma_qt.core.providers.demo import (
     TicketScript,
 )
 
-SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
+SCENARIOS = Path(str(bundled("scenarios")))
 
 
 def request(tier: Tier, ticket_id: str = "T-001", attempt: int = 0) -> CompletionRequest:

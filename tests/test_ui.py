@@ -7,13 +7,16 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, QSettings
+from PySide6.QtWidgets import QAbstractSlider
 
+from mma_qt.core.live.streams import StreamHub
 from mma_qt.core.model.domain import Ticket, Tier, Track
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
 from mma_qt.core.model.prompts import sample_epic
 from mma_qt.core.providers.demo import DemoProviderFactory
 from mma_qt.hooks.client import ApiHookClient, HookCallError
+from mma_qt.ui.stream_view import StreamView
 from mma_qt.ui.tree_model import COL_OUTPUT, COL_STATUS, StreamIdRole
 from mma_qt.wiring import AppParts, assemble
 
@@ -77,17 +80,51 @@ def test_stream_view_follows_the_tail_only_at_the_bottom(
     view = window.stream_view
     assert view.stream_id == "Tier 3 (Worker): T-001"
     bar = view.verticalScrollBar()
-    qtbot.waitUntil(lambda: bar.maximum() > 10, timeout=30_000)
-    assert view.at_bottom()
-    bar.setValue(0)  # the user scrolls up to read
+    # Following is checked once the view has flushed text past the first screen; the wait
+    # is on the condition itself, since a relayout may grow the range just after a flush.
+    qtbot.waitUntil(lambda: bar.maximum() > 10 and view.at_bottom(), timeout=30_000)
+    bar.triggerAction(QAbstractSlider.SliderAction.SliderToMinimum)  # the user scrolls up
+    assert not view.following
     length = len(view.toPlainText())
     qtbot.waitUntil(lambda: len(view.toPlainText()) > length, timeout=30_000)
     assert bar.value() == 0
     qtbot.waitUntil(lambda: demo_app.session.status in FINAL, timeout=60_000)
     qtbot.waitUntil(
-        lambda: view.toPlainText() == demo_app.session.hub.text("Tier 3 (Worker): T-001"),
-        timeout=2000,
+        lambda: view.toPlainText() == demo_app.session.hub.text("Tier 3 (Worker): T-001")
     )
+
+
+def test_stream_view_keeps_following_when_it_is_resized(qtbot: Any) -> None:
+    """A shorter view (a dock or the window resized, its layout settling) grows the scroll
+    range with no new text; a view that was following keeps the tail in view, and follows
+    until the user scrolls away, and again once they scroll back down."""
+    hub = StreamHub()
+    view = StreamView(hub)
+    qtbot.addWidget(view)
+    view.resize(600, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.show_stream("s")
+    bar = view.verticalScrollBar()
+
+    def write(lines: int) -> None:
+        hub.write("s", "".join(f"line {i}\n" for i in range(lines)))
+        hub.drain()
+        view.flush()
+        qtbot.waitUntil(lambda: view.toPlainText() == hub.text("s"))
+
+    write(30)
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and view.at_bottom())
+    view.resize(600, 150)
+    write(3)
+    qtbot.waitUntil(view.at_bottom)  # stuck above the tail before the fix
+    bar.triggerAction(QAbstractSlider.SliderAction.SliderToMinimum)  # the user scrolls up
+    write(3)
+    assert (bar.value(), view.following) == (0, False)
+    bar.triggerAction(QAbstractSlider.SliderAction.SliderToMaximum)  # and back down
+    write(3)
+    qtbot.waitUntil(view.at_bottom)
+    assert view.following
 
 
 def test_geometry_is_kept_in_qsettings(demo_app: AppParts, qtbot: Any, tmp_path: Path) -> None:

@@ -3,7 +3,13 @@
 The full transcript lives in the core (StreamHub); this widget shows the selected stream
 only. New text is collected and inserted at most 10 times a second, as one string at the
 end cursor inside an edit block (text layout is the costly part of showing a stream), and
-the view scrolls with it only if the user was already at the bottom.
+the view follows it until the user scrolls away from the bottom, and again once they
+scroll back down.
+
+Following is the user's choice, not a reading of the scroll bar at each refresh: Qt lays
+wrapped lines out lazily (and again when the scroll bar appears and the viewport
+narrows), which grows the scroll range after the text is in. Read at the next refresh, the
+view would seem scrolled up and stop following for good.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ class StreamView(QPlainTextEdit):
         self.setFont(font)
         self.setPlaceholderText("Select a row to see its stream.")
         self._pending: list[str] = []
+        #: Keep the tail in view; only the user's scrolling changes it.
+        self._follow = True
+        bar = self.verticalScrollBar()
+        bar.actionTriggered.connect(self._on_user_scroll)
+        bar.rangeChanged.connect(self._on_range_changed)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -42,12 +53,28 @@ class StreamView(QPlainTextEdit):
         self._pending.clear()
         self._timer.stop()
         self.stream_id = stream_id
+        self._follow = True
         self.setPlainText("" if stream_id is None else self._hub.text(stream_id))
         self.moveCursor(QTextCursor.MoveOperation.End)
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum()
+
+    @property
+    def following(self) -> bool:
+        return self._follow
+
+    @Slot(int)
+    def _on_user_scroll(self, _action: int) -> None:
+        """Every user scroll (the bar, the wheel, the keys) triggers a slider action."""
+        bar = self.verticalScrollBar()
+        self._follow = bar.sliderPosition() >= bar.maximum()
+
+    @Slot(int, int)
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            self.verticalScrollBar().setValue(maximum)
 
     @Slot(object)
     def _on_appended(self, new: dict[str, str]) -> None:
@@ -65,7 +92,6 @@ class StreamView(QPlainTextEdit):
             return
         text = "".join(self._pending)
         self._pending.clear()
-        follow = self.at_bottom()
         bar = self.verticalScrollBar()
         kept = bar.value()
         cursor = QTextCursor(self.document())
@@ -73,7 +99,7 @@ class StreamView(QPlainTextEdit):
         cursor.beginEditBlock()
         cursor.insertText(text)
         cursor.endEditBlock()
-        if follow:
+        if self._follow:
             bar.setValue(bar.maximum())
         else:
             bar.setValue(kept)

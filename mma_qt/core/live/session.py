@@ -37,7 +37,10 @@ class StreamRecord:
     track_id: str | None = None
     #: A Tier 3 row mirrors its ticket's status; other rows have a stream status.
     status: RowStatus = StreamStatus.WAITING
+    #: The model of the latest call; set with :meth:`use_model`.
     model: str = ""
+    #: Every model this stream's calls used, in order of first use → when (monotonic).
+    models_used: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     cost_known: bool = True
@@ -46,6 +49,12 @@ class StreamRecord:
     live_from: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+
+    def use_model(self, model: str) -> None:
+        """A call of this stream runs on ``model`` (an empty name changes nothing)."""
+        if model:
+            self.model = model
+            self.models_used.setdefault(model, time.monotonic())
 
     def elapsed(self, now: float | None = None) -> float | None:
         if self.started_at is None:
@@ -59,15 +68,17 @@ class Rollup:
     usage: Usage
     cost_usd: float
     cost_known: bool
+    #: Every model the records used, in order of first use (ties: in record order).
     models: tuple[str, ...]
 
     @staticmethod
     def of(records: Iterable[StreamRecord]) -> Rollup:
         rows = list(records)
-        models: dict[str, None] = {}
+        first_use: dict[str, float] = {}
         for r in rows:
-            if r.model:
-                models.setdefault(r.model)
+            for model, at in r.models_used.items():
+                first_use[model] = min(at, first_use.get(model, at))
+        models = sorted(first_use, key=first_use.__getitem__)
         return Rollup(
             usage=sum_usage(r.usage for r in rows),
             cost_usd=sum(r.cost_usd for r in rows),
@@ -169,7 +180,7 @@ class MmaSession(QObject):
 
     def stream_running(self, sid: str, model: str) -> None:
         record = self.records[sid]
-        record.model = model
+        record.use_model(model)
         record.live_from = self.hub.length(sid)
         if record.tier is not Tier.WORKER:
             record.status = StreamStatus.RUNNING
@@ -223,7 +234,7 @@ class MmaSession(QObject):
         self.hub.drain()
         record.live_from = self.hub.length(sid)
         record.usage = record.usage + usage
-        record.model = model or record.model
+        record.use_model(model)
         record.calls += 1
         self._rollups.clear()
         cost = self.pricing.cost(model, usage)
@@ -282,7 +293,7 @@ class MmaSession(QObject):
             ticket.model = model
         record = self.records[stream_id(Tier.WORKER, ticket.id)]
         record.status = status
-        record.model = ticket.model or record.model
+        record.use_model(ticket.model)
         self._rollups.clear()
         now = time.time()
         if status is TicketStatus.IN_PROGRESS:

@@ -209,6 +209,11 @@ class Conductor:
             Tier.QA, ticket.id, f"QA {ticket.id}: {ticket.title}", track_id=self.track.id
         )
         model = ctx.factory.model_for(Tier.QA)
+        if ticket.retry_count:  # marked as the Tier 3 stream marks its retries
+            session.write(
+                record.stream_id,
+                f"\n\n--- diagnosis of attempt {ticket.retry_count + 1} on {failed.model} ---\n",
+            )
         prompt = render(
             Tier.QA,
             ticket_title=ticket.title,

@@ -133,8 +133,8 @@ class Config(_Strict):
     #: ``"demo"``: every tier on the offline demo (as ``--provider demo``); the tiers'
     #: providers and models then apply only when ``--provider`` names a real one.
     provider: str = "anthropic"
-    max_workers: int = Field(default=4, ge=1, le=64)
-    max_retries: int = Field(default=2, ge=0, le=10)
+    max_workers: int = Field(default=RunOptions().max_workers, ge=1, le=64)
+    max_retries: int = Field(default=RunOptions().max_retries, ge=0, le=10)
     request_attempts: int = Field(default=4, ge=1, le=10)
     request_timeout: float = Field(default=120.0, gt=0, le=3600)
     #: None: ``pricing.toml`` beside ``config.toml``.
