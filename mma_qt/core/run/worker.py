@@ -26,6 +26,7 @@ from ..providers.base import (
     ProviderClient,
     ProviderError,
     TextDelta,
+    ToolCall,
     UsageReport,
 )
 
@@ -36,6 +37,8 @@ class CallOutcome:
     usage: Usage
     model: str
     cancelled: bool
+    #: The tool calls the model made in this round, in order (none: a final answer).
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class CallFailed(Exception):
@@ -59,6 +62,7 @@ def run_call(
     gate: PauseGate,
 ) -> CallOutcome:
     parts: list[str] = []
+    calls: list[ToolCall] = []
     usage: Usage | None = None
     model = request.model
     stopped = False
@@ -71,6 +75,8 @@ def run_call(
                 write(item.text)
             elif isinstance(item, Notice):
                 write(f"\n[{item.text}]\n")
+            elif isinstance(item, ToolCall):
+                calls.append(item)
             elif isinstance(item, UsageReport):
                 usage, model = item.usage, item.model or model
     except Cancelled:
@@ -88,7 +94,7 @@ def run_call(
     text = "".join(parts)
     if usage is None:
         usage = Usage.estimate(request.input_text, text)
-    return CallOutcome(text, usage, model, stopped or token.cancelled)
+    return CallOutcome(text, usage, model, stopped or token.cancelled, tuple(calls))
 
 
 def _usage_of_failed_call(exc: Exception, request: CompletionRequest, text: str) -> Usage:
