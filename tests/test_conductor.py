@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import shiboken6
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QTimer
 
-from mma_qt.core.live.session import MmaSession, Rollup, StreamRecord
+from mma_qt.core.live.session import Rollup, StreamRecord
 from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken, PauseGate
 from mma_qt.core.model.domain import Ticket, Tier, stream_id
 from mma_qt.core.model.options import RunOptions
-from mma_qt.core.model.pricing import PricingTable
-from mma_qt.core.model.prompts import sample_epic
 from mma_qt.core.model.status import RunStatus, TicketStatus
 from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
@@ -35,40 +30,6 @@ from mma_qt.core.run.runner import EpicRunner
 
 SCENARIOS = Path(str(bundled("scenarios")))
 RUN_TIMEOUT_MS = 30_000
-
-Start = Callable[..., tuple[EpicRunner, asyncio.Task]]
-
-
-@pytest.fixture
-def start(qloop) -> Iterator[Start]:
-    """Start an epic run on the test's qasync loop; every run is torn down afterwards.
-
-    Teardown shuts the runner down, finishes its task, then destroys the session's C++
-    objects here, in the GUI thread. Left to the garbage collector, a session caught in a
-    reference cycle (asyncio tasks and tracebacks make them) may be destroyed from
-    whichever thread triggers a collection, e.g. a worker of a later test; its hub's
-    active QTimer then stays registered with the GUI thread ("Timers cannot be stopped
-    from another thread") and the next timer event segfaults.
-    """
-    runs: list[tuple[EpicRunner, asyncio.Task]] = []
-
-    def start_run(factory, options: RunOptions | None = None, *, auto: bool = True):
-        session = MmaSession(PricingTable.load(), factory.label)
-        runner = EpicRunner(session, factory, options, auto=auto)
-        # The task only starts once a qtbot wait spins the loop, so callers may still
-        # adjust the runner before that.
-        task = qloop.create_task(runner.run(sample_epic(), "/nonexistent/workspace"))
-        runs.append((runner, task))
-        return runner, task
-
-    yield start_run
-    for runner, task in runs:
-        runner.shutdown()
-        task.cancel()
-        while not task.done():
-            QCoreApplication.processEvents()
-        if shiboken6.isValid(runner.session):
-            shiboken6.delete(runner.session)
 
 
 def finish(qtbot, task, timeout: int = RUN_TIMEOUT_MS) -> RunStatus:

@@ -1,8 +1,8 @@
 """One epic run: Tier 1 plans tracks, Tier 2 plans tickets, the conductor runs them.
 
 An :class:`EpicRunner` is created per run and owns every per-run object (worker pool, pause
-gate, cancel token, approvals, conductor): starting a new run never shares anything with
-the old one.
+gate, cancel token, approvals, file claims, each track's working directory, conductor):
+starting a new run never shares anything with the old one.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.plans import PlanError, parse_tickets, parse_tracks
 from ..model.prompts import render
-from ..model.status import RunStatus, StreamStatus, TicketStatus
+from ..model.status import RunStatus, StreamStatus, TicketStatus, ToolPolicy
 from ..providers.base import CompletionRequest, ProviderFactory
 from .approvals import ApprovalBroker
 from .conductor import Conductor, RunContext
+from .workbench import TrackBench
 from .worker import CallFailed
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,22 @@ class EpicRunner:
         options: RunOptions | None = None,
         *,
         auto: bool = True,
+        policy: ToolPolicy | None = None,
     ) -> None:
+        """``auto``: spawns are approved at once, and the tool policy is ``auto`` unless
+        ``policy`` names another; otherwise the tool policy is ``policy`` or the options'."""
         self.options = options or RunOptions()
+        if policy is None:
+            policy = ToolPolicy.AUTO if auto else self.options.tool_policy
         self.ctx = RunContext(
             session=session,
             factory=factory,
-            approvals=ApprovalBroker(session.bus, auto=auto),
+            approvals=ApprovalBroker(session.bus, auto=auto, policy=policy),
             options=self.options,
         )
         self.conductor: Conductor | None = None
+        #: Each planned track's working directory, by track id.
+        self.benches: dict[str, TrackBench] = {}
         self._status_before_pause = RunStatus.RUNNING
 
     @property
@@ -73,6 +81,10 @@ class EpicRunner:
         if self.conductor is not None:
             self.conductor.wake()
 
+    def set_tool_policy(self, policy: ToolPolicy) -> None:
+        """Switch the run's tool policy; pending calls it allows are approved at once."""
+        self.ctx.approvals.set_policy(policy)
+
     def cancel(self, ticket_id: str | None = None) -> None:
         if ticket_id is not None:
             if self.conductor is None or ticket_id not in self.session.tickets:
@@ -93,7 +105,7 @@ class EpicRunner:
 
     def _stop(self, reason: str) -> None:
         self.ctx.token.cancel(reason)
-        self.ctx.approvals.reject_all()
+        self.ctx.approvals.reject_all(reason=reason)
         self.ctx.gate.wake()
         if self.conductor is not None:
             self.conductor.wake()
@@ -114,7 +126,10 @@ class EpicRunner:
                 session.set_phase(
                     RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.RUNNING, Tier.WORKER
                 )
-                self.conductor = Conductor(self.ctx, track)
+                self.benches[track.id] = bench = TrackBench(
+                    session.workspace, track.id, settings=self.ctx.tool_settings(),
+                    claims=self.ctx.claims, extra_tools=self.ctx.extra_tools)
+                self.conductor = Conductor(self.ctx, track, bench)
                 await self.conductor.run()
             status, error = self._outcome()
         except RunFailed as exc:
