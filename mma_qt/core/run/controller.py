@@ -68,9 +68,8 @@ class Controller(QObject):
             self.session, self.factory, self.options,
             auto=self.auto if auto is None else auto,
         )
-        self._task = asyncio.get_running_loop().create_task(
-            self.runner.run(epic, str(folder.resolve()))
-        )
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self.runner.begin(epic, str(folder.resolve())))
         self._task.add_done_callback(self._on_done)
 
     def _on_done(self, task: asyncio.Task[RunStatus]) -> None:
