@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.prompts import sample_epic
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.hooks.protocol import LargeResult, RpcError
 from mma_qt.ui import hook_api
-from mma_qt.ui.hook_api import status_document
+from mma_qt.ui.hook_api import LARGE_TEXT_CHARS, status_document
 from mma_qt.ui.main_window import MainWindow
 from mma_qt.wiring import AppParts
 
@@ -60,11 +61,16 @@ def test_get_mma_status_and_the_report_are_one_document(
     assert full["mma_streams"]["Tier 1"] == demo_app.session.hub.text("Tier 1")
 
 
-def test_full_status_is_sent_in_slices_and_a_summary_at_once(demo_app: AppParts) -> None:
-    api = demo_app.api
+def test_unbounded_answers_are_sent_in_slices_and_small_ones_at_once(demo_app: AppParts) -> None:
+    api, session = demo_app.api, demo_app.session
+    session.reset("epic", "/tmp")
+    session.open_stream(Tier.ORCHESTRATOR)
+    session.write("Tier 1", "x" * (LARGE_TEXT_CHARS + 1))
     assert isinstance(api.call("get_mma_status", {}), LargeResult)
     assert isinstance(api.call("get_mma_status", {"summary": True}), dict)
     assert isinstance(api.call("get_mma_status", {"streams": False}), dict)
+    assert isinstance(api.call("get_stream", {"stream_id": "Tier 1"}), LargeResult)
+    assert isinstance(api.call("get_stream", {"stream_id": "Tier 1", "limit": 10}), dict)
 
 
 @pytest.mark.parametrize("demo_app", [0.002], indirect=True)

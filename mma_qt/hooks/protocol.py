@@ -8,7 +8,6 @@ are tested without an event loop and the stdlib client and CLI start fast.
 from __future__ import annotations
 
 import getpass
-import itertools
 import json
 import logging
 import math
@@ -294,36 +293,44 @@ def _large_result_pieces(reply: Reply, value: Any) -> Iterator[bytes]:
     yield b',"id":' + _compact(reply.id) + b"}"
 
 
-def _reply_pieces(reply: Reply) -> Iterable[bytes]:
-    """A reply's response object: encoded now, or, for a LargeResult, as it is sent."""
+def _encoded(reply: Reply) -> bytes | Iterator[bytes]:
+    """A reply's response object: bytes, encoded now, or for a LargeResult, pieces to come."""
     if reply.error is not None:
-        return (_error_object(reply.id, reply.error),)
+        return _error_object(reply.id, reply.error)
     if isinstance(reply.result, LargeResult):
         return _large_result_pieces(reply, reply.result.value)
     try:
-        return (_compact({"jsonrpc": "2.0", "result": reply.result, "id": reply.id}),)
+        return _compact({"jsonrpc": "2.0", "result": reply.result, "id": reply.id})
     except (TypeError, ValueError) as exc:
-        return (_not_serializable(reply, exc),)
+        return _not_serializable(reply, exc)
 
 
-def _batch_pieces(members: list[Iterable[bytes]]) -> Iterator[bytes]:
-    yield b"["
-    for index, pieces in enumerate(members):
+def _in_pieces(members: list[bytes | Iterator[bytes]], batch: bool) -> Iterator[bytes]:
+    if batch:
+        yield b"["
+    for index, member in enumerate(members):
         if index:
             yield b","
-        yield from pieces
-    yield b"]\n"
+        if isinstance(member, bytes):
+            yield member
+        else:
+            yield from member
+    yield b"]\n" if batch else b"\n"
 
 
-def response_pieces(response: Response) -> Iterator[bytes]:
+def response_pieces(response: Response) -> Iterable[bytes]:
     """The response line in pieces; an empty piece marks where a sender may pause.
 
     Results are encoded here, at once, except a :class:`LargeResult`, which is encoded as
-    its pieces are taken.
+    its pieces are taken. Without one, the line is a single piece.
     """
-    if isinstance(response, Reply):
-        return itertools.chain(_reply_pieces(response), (b"\n",))
-    return _batch_pieces([_reply_pieces(reply) for reply in response])
+    batch = isinstance(response, list)
+    replies = response if isinstance(response, list) else [response]
+    members = [_encoded(reply) for reply in replies]
+    done = [member for member in members if isinstance(member, bytes)]
+    if len(done) < len(members):
+        return _in_pieces(members, batch)
+    return (b"[" + b",".join(done) + b"]\n" if batch else done[0] + b"\n",)
 
 
 def encode_response(response: Response) -> bytes:

@@ -22,6 +22,8 @@ from .main_window import ACTION_NAMES, FIELD_NAMES, MainWindow
 
 #: JSON-RPC "server error" range: the app refuses the request in its current state.
 REFUSED = -32000
+#: A longer stream text is sent in slices between events (a shorter one: in one go, faster).
+LARGE_TEXT_CHARS = 64 * 1024
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -185,7 +187,7 @@ class AppHookApi:
         # Full texts are unbounded (64 streams x 100 KB is 6.4 MB): sent between events.
         return LargeResult(status) if streams else status
 
-    def _get_stream(self, params: dict[str, Any]) -> LargeResult:
+    def _get_stream(self, params: dict[str, Any]) -> dict[str, Any] | LargeResult:
         p = self._parse(_GetStream, params)
         hub = self.session.hub
         if p.stream_id not in self.session.records:
@@ -194,13 +196,14 @@ class AppHookApi:
         text = hub.text(p.stream_id, p.offset)
         if p.limit is not None:
             text = text[: p.limit]
-        return LargeResult({
+        result = {
             "stream_id": p.stream_id,
             "offset": p.offset,
             "text": text,
             "length": hub.length(p.stream_id),
             "chunks": hub.chunk_count(p.stream_id),
-        })
+        }
+        return LargeResult(result) if len(text) > LARGE_TEXT_CHARS else result
 
     def _get_approvals(self, params: dict[str, Any]) -> list[dict[str, str]]:
         self._parse(_NoParams, params)
