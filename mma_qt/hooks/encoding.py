@@ -49,7 +49,7 @@ def _key(key: object) -> str:
     """A dict key as JSON turns it into a string, encoded."""
     if isinstance(key, str):
         return encode_basestring(key)
-    if isinstance(key, bool | int | float) or key is None:
+    if isinstance(key, (bool, int, float)) or key is None:
         text = _scalar(key)
         assert text is not None
         return f'"{text}"'
@@ -75,7 +75,7 @@ def json_fragments(value: object) -> Iterator[str]:
         if text is not None:
             yield text
             return
-        if not isinstance(node, dict | list | tuple):
+        if not isinstance(node, (dict, list, tuple)):
             raise TypeError(f"Object of type {type(node).__name__} is not JSON serializable")
         if id(node) in markers:
             raise ValueError("Circular reference detected")
