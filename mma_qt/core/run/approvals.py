@@ -58,19 +58,19 @@ class ApprovalBroker:
             self._pending.pop(approval.key, None)
 
     def pending(self) -> list[Approval]:
-        return list(self._pending.values())
+        """Requests still unanswered (not those answered whose waiter has yet to resume)."""
+        return [a for a in self._pending.values() if not a.future.done()]
 
     def resolve(self, key: str, approved: bool) -> None:
         approval = self._pending.get(key)
-        if approval is None:
+        if approval is None or approval.future.done():
             raise ApprovalError(f"no pending approval {key!r}")
-        if not approval.future.done():
-            approval.future.set_result(approved)
+        approval.future.set_result(approved)
         self.bus.publish(
             "approval", state="approved" if approved else "rejected", **approval.to_dict()
         )
 
     def reject_all(self, ticket_id: str | None = None) -> None:
-        for approval in list(self._pending.values()):
+        for approval in self.pending():
             if ticket_id is None or approval.ticket_id == ticket_id:
                 self.resolve(approval.key, False)
