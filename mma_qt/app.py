@@ -20,6 +20,7 @@ from .core.model.status import RunStatus
 
 if TYPE_CHECKING:
     from .ui.log_panel import QtLogHandler
+    from .wiring import AppParts
 
 log = logging.getLogger("mma_qt")
 
@@ -263,31 +264,29 @@ def main(argv: list[str] | None = None) -> int:
         qt_messages.uninstall()
 
 
-async def _run(args: argparse.Namespace, panel: QtLogHandler) -> int:
-    from PySide6.QtCore import QTimer
+def _say(message: str) -> None:
+    print(f"mma-qt: {message}", file=sys.stderr, flush=True)
 
+
+def _assemble_app(args: argparse.Namespace, panel: QtLogHandler) -> AppParts:
+    """Config, provider, pricing and the app's objects; StartupError says what is wrong."""
     from .core.model.pricing import PricingError
     from .core.providers.demo import ScenarioError
-    from .core.run.controller import ControllerError
     from .core.settings.config import ConfigError, load_pricing, read_config, run_options
     from .hooks.server import HookServerError
-    from .progress import ProgressPrinter
     from .wiring import NoKeyError, assemble, make_provider_factory
-
-    def say(message: str) -> None:
-        print(f"mma-qt: {message}", file=sys.stderr, flush=True)
 
     try:
         config, warnings = read_config()
         for warning in warnings:
             log.warning("%s", warning)
-        factory = make_provider_factory(args, config, say=say)
+        factory = make_provider_factory(args, config, say=_say)
         pricing = load_pricing(config)
     except (ConfigError, ScenarioError, PricingError, NoKeyError, ValueError) as exc:
         raise StartupError(str(exc)) from exc
-    say(f"provider: {factory.label}")
+    _say(f"provider: {factory.label}")
     try:
-        parts = assemble(
+        return assemble(
             factory,
             pricing,
             run_options(config, args.max_workers),
@@ -298,10 +297,39 @@ async def _run(args: argparse.Namespace, panel: QtLogHandler) -> int:
         )
     except HookServerError as exc:
         raise StartupError(str(exc)) from exc
+
+
+def _report_finished(args: argparse.Namespace, parts: AppParts, state: ExitState,
+                     status: str) -> None:
+    """The run ended: the summary line, the report; the window closes if asked to."""
+    from .ui.hook_api import status_document
+
+    state.status = status
+    totals = parts.session.totals()
+    _say(f"finished {status}: {len(parts.session.tickets)} tickets, "
+         f"in {totals.usage.input} out {totals.usage.output} tokens")
+    if args.report is not None:
+        try:
+            write_report(args.report, status_document(parts.controller))
+        except (OSError, TypeError, ValueError) as exc:
+            state.report_failed = True
+            reason = getattr(exc, "strerror", None) or str(exc)
+            log.error("cannot write the report to %s: %s", args.report, reason, exc_info=exc)
+        else:
+            _say(f"report written to {args.report}")
+
+
+async def _run(args: argparse.Namespace, panel: QtLogHandler) -> int:
+    from PySide6.QtCore import QTimer
+
+    from .core.run.controller import ControllerError
+    from .progress import ProgressPrinter
+
+    parts = _assemble_app(args, panel)
     session, controller, window, hook = parts.session, parts.controller, parts.window, parts.hook
     if args.workspace:
         window.workspace_edit.setText(args.workspace)
-    say(f"hook listening on {hook.path}")
+    _say(f"hook listening on {hook.path}")
 
     if args.offscreen or args.exit_when_done:
         session.bus.published.connect(ProgressPrinter(sys.stderr, window).on_event)
@@ -314,19 +342,7 @@ async def _run(args: argparse.Namespace, panel: QtLogHandler) -> int:
             closed.set_result(None)
 
     def on_finished(status: str) -> None:
-        state.status = status
-        totals = session.totals()
-        say(f"finished {status}: {len(session.tickets)} tickets, "
-            f"in {totals.usage.input} out {totals.usage.output} tokens")
-        if args.report is not None:
-            try:
-                write_report(args.report, session.snapshot())
-            except (OSError, TypeError, ValueError) as exc:
-                state.report_failed = True
-                reason = getattr(exc, "strerror", None) or str(exc)
-                log.error("cannot write the report to %s: %s", args.report, reason, exc_info=exc)
-            else:
-                say(f"report written to {args.report}")
+        _report_finished(args, parts, state, status)
         if args.exit_when_done and not closed.done():
             window.close()
 

@@ -4,7 +4,6 @@ stale indexes, colours by status."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QModelIndex, Qt
 
 from mma_qt.core.live.session import MmaSession
+from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.domain import Ticket, Tier, Track, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
@@ -38,7 +38,7 @@ pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
     pytest.mark.qt_log_ignore("propagateSizeHints"),
 ]
-SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
+SCENARIOS = Path(str(bundled("scenarios")))
 GROUPED = (Tier.WORKER, Tier.QA)
 
 

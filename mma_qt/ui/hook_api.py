@@ -2,7 +2,8 @@
 
 Params are validated with pydantic models (unknown fields are refused), so a bad call
 gets -32602 naming the field. A request the app refuses in its current state (start while
-running, pause when idle) gets -32000 with the reason.
+running, pause when idle) gets -32000 with the reason. The window is driven through its
+public methods only, never through its widgets.
 """
 
 from __future__ import annotations
@@ -10,20 +11,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from PySide6.QtCore import QTimer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mma_qt import PROTOCOL_VERSION, __version__
 
 from ..core.run.approvals import ApprovalError
-from ..core.run.controller import ControllerError
-from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from ..core.run.controller import Controller, ControllerError
+from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, LargeResult, RpcError
 from .main_window import ACTION_NAMES, FIELD_NAMES, MainWindow
 
 #: JSON-RPC "server error" range: the app refuses the request in its current state.
 REFUSED = -32000
+#: A longer stream text is sent in slices between events (a shorter one: in one go, faster).
+LARGE_TEXT_CHARS = 64 * 1024
 
 P = TypeVar("P", bound=BaseModel)
+
+
+def status_document(controller: Controller, *, streams: bool = True) -> dict[str, Any]:
+    """The ``get_mma_status`` answer; also what ``--report`` writes: one shape for both.
+
+    ``streams=False`` gives each stream's length instead of its text. The document holds
+    fresh containers and immutable leaves, so it can be encoded later, in slices.
+    """
+    status = controller.session.snapshot(streams=streams)
+    status["approvals"] = controller.pending_approvals()
+    return status
 
 
 class _Params(BaseModel):
@@ -56,8 +69,15 @@ class _GetStream(_Params):
     limit: int | None = Field(default=None, ge=0)
 
 
-class _Key(_Params):
-    key: str
+class _Resolve(_Params):
+    key: str | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_of_key_or_all(self) -> _Resolve:
+        if (self.key is None) == (not self.all):
+            raise ValueError('give either "key" or "all": true')
+        return self
 
 
 class _Name(_Params):
@@ -141,9 +161,9 @@ class AppHookApi:
     def _start_epic(self, params: dict[str, Any]) -> dict[str, Any]:
         p = self._parse(_StartEpic, params)
         if p.auto is not None:
-            self.window.auto_check.setChecked(p.auto)
+            self.window.set_auto(p.auto)
         self.window.start(p.epic, p.workspace)
-        return {"started": True, "status": str(self.session.status)}
+        return {"started": True, "status": str(self.session.status)}  # the new run's
 
     def _pause(self, params: dict[str, Any]) -> dict[str, Any]:
         self._parse(_NoParams, params)
@@ -160,13 +180,14 @@ class AppHookApi:
         self.controller.cancel(p.ticket_id)
         return {"cancelled": p.ticket_id or "run"}
 
-    def _get_status(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _get_status(self, params: dict[str, Any]) -> dict[str, Any] | LargeResult:
         p = self._parse(_Status, params)
-        status = self.session.snapshot(streams=p.streams and not p.summary)
-        status["approvals"] = self.controller.pending_approvals()
-        return status
+        streams = p.streams and not p.summary
+        status = status_document(self.controller, streams=streams)
+        # Full texts are unbounded (64 streams x 100 KB is 6.4 MB): sent between events.
+        return LargeResult(status) if streams else status
 
-    def _get_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _get_stream(self, params: dict[str, Any]) -> dict[str, Any] | LargeResult:
         p = self._parse(_GetStream, params)
         hub = self.session.hub
         if p.stream_id not in self.session.records:
@@ -175,20 +196,26 @@ class AppHookApi:
         text = hub.text(p.stream_id, p.offset)
         if p.limit is not None:
             text = text[: p.limit]
-        return {
+        result = {
             "stream_id": p.stream_id,
             "offset": p.offset,
             "text": text,
             "length": hub.length(p.stream_id),
             "chunks": hub.chunk_count(p.stream_id),
         }
+        return LargeResult(result) if len(text) > LARGE_TEXT_CHARS else result
 
     def _get_approvals(self, params: dict[str, Any]) -> list[dict[str, str]]:
         self._parse(_NoParams, params)
         return self.controller.pending_approvals()
 
     def _resolve(self, params: dict[str, Any], approved: bool) -> dict[str, Any]:
-        p = self._parse(_Key, params)
+        p = self._parse(_Resolve, params)
+        if p.key is None:  # all: every request pending now
+            keys = [a["key"] for a in self.controller.pending_approvals()]
+            for key in keys:
+                self.controller.resolve_approval(key, approved)
+            return {"keys": keys, "approved": approved}
         try:
             self.controller.resolve_approval(p.key, approved)
         except ApprovalError as exc:
@@ -203,17 +230,14 @@ class AppHookApi:
 
     def _click(self, params: dict[str, Any]) -> dict[str, Any]:
         p = self._parse(_Name, params)
-        action = self.window.actions_by_name.get(p.name)
-        if action is None:
-            raise RpcError(INVALID_PARAMS, f"Invalid params: no action {p.name!r}; "
-                           f"actions: {', '.join(ACTION_NAMES)}")
-        if not action.isEnabled():
+        try:
+            enabled = self.window.action_enabled(p.name)
+        except KeyError as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
+        if not enabled:
             raise RpcError(REFUSED, f"action {p.name!r} is disabled now")
-        if p.name == "close":
-            # Answer first: closing ends the app.
-            QTimer.singleShot(0, action.trigger)
-        else:
-            action.trigger()
+        # Answer first when closing: it ends the app.
+        self.window.trigger_action(p.name, later=p.name == "close")
         return {"clicked": p.name, "status": str(self.session.status)}
 
     def _set_value(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -391,6 +391,29 @@ class MainWindow(QMainWindow):
         if key is not None:
             self._guard("Reject", self.controller.resolve_approval, key, False)
 
+    # -- the window's public face (the hook drives it through these, never its widgets) --
+    def set_auto(self, auto: bool) -> None:
+        """Tick or untick Auto-approve: whether the next run asks before each spawn."""
+        self.auto_check.setChecked(auto)
+
+    def action_enabled(self, name: str) -> bool:
+        """Whether the named action (:data:`ACTION_NAMES`) can be pressed now."""
+        return self._named_action(name).isEnabled()
+
+    def trigger_action(self, name: str, *, later: bool = False) -> None:
+        """Press the named action, or, ``later``, once control is back in the event loop."""
+        action = self._named_action(name)
+        if later:
+            QTimer.singleShot(0, action.trigger)
+        else:
+            action.trigger()
+
+    def _named_action(self, name: str) -> QAction:
+        action = self.actions_by_name.get(name)
+        if action is None:
+            raise KeyError(f"no action {name!r}; actions: {', '.join(ACTION_NAMES)}")
+        return action
+
     # -- selection and fields (also driven by the hook) ------------------------------------
     def select(self, target: str) -> str:
         """Select a row by stream id, ticket id or tier label; return its stream id or label."""
@@ -439,7 +462,7 @@ class MainWindow(QMainWindow):
         elif name == "auto":
             if not isinstance(value, bool):
                 raise TypeError("auto takes true or false")
-            self.auto_check.setChecked(value)
+            self.set_auto(value)
         elif name == "selected":
             self.select(str(value))
         elif name in FIELD_NAMES:

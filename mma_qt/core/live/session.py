@@ -362,7 +362,13 @@ class MmaSession(QObject):
         return estimate_tokens_for_length(self.hub.length(record.stream_id) - record.live_from)
 
     def snapshot(self, *, streams: bool = True) -> dict[str, Any]:
-        """The ``get_mma_status`` answer. ``streams=False`` gives stream lengths only."""
+        """The session's part of the ``get_mma_status`` answer and of the ``--report`` file.
+
+        ``streams=False`` gives stream lengths only. Cheap on the GUI thread even with full
+        streams: the texts are the transcripts' own immutable strings, referenced, not
+        copied. Every container is fresh, so the document can be encoded later, in slices,
+        while the session changes.
+        """
         self.hub.drain()
         track = self.active_track
         return {

@@ -150,34 +150,34 @@ class ApprovalBroker:
 
     # -- answering (the window, the hook) ---------------------------------------------------
     def pending(self) -> list[Approval]:
-        """Every pending approval of every ticket and track, oldest first."""
-        return list(self._pending.values())
+        """Every unanswered approval of every ticket and track, oldest first (not those
+        answered whose waiter has yet to resume)."""
+        return [a for a in self._pending.values() if not a.future.done()]
 
     def resolve(self, key: str, approved: bool, *, edited: str | None = None,
                 reason: str = "", by: str = "user") -> None:
         approval = self._pending.get(key)
-        if approval is None:
+        if approval is None or approval.future.done():
             raise ApprovalError(f"no pending approval {key!r}")
         if edited is not None:
             if not approved:
                 raise ApprovalError(f"{key}: an edit is approved, not rejected")
             if approval.tool is None or approval.tool.editable_field is None:
                 raise ApprovalError(f"{key}: there is nothing to edit in this approval")
-        if not approval.future.done():
-            approval.future.set_result(Decision(approved, edited, reason, by))
+        approval.future.set_result(Decision(approved, edited, reason, by))
         self.bus.publish(
             "approval", state="approved" if approved else "rejected", by=by,
             edited=edited is not None, reason=reason, **approval.to_dict())
 
     def reject_all(self, ticket_id: str | None = None, reason: str = "") -> None:
-        for approval in list(self._pending.values()):
+        for approval in self.pending():
             if ticket_id is None or approval.ticket_id == ticket_id:
                 self.resolve(approval.key, False, reason=reason, by="run")
 
     def set_policy(self, policy: ToolPolicy) -> None:
         """Use ``policy`` from now on; pending tool calls it allows are approved at once."""
         self.policy = policy
-        for approval in list(self._pending.values()):
+        for approval in self.pending():
             if approval.tool is not None and policy_allows(policy, approval.tool):
                 self.resolve(approval.key, True, by="policy")
 

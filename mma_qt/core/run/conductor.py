@@ -28,6 +28,7 @@ from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.prompts import render
 from ..model.status import StreamStatus, TicketStatus
+from ..model.usage import Usage
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from ..tools import FileClaims, Tool, ToolSettings
 from .approvals import ApprovalBroker
@@ -82,8 +83,12 @@ class RunContext:
     async def call(self, request: CompletionRequest, token: CancelToken) -> CallOutcome:
         """Run one model call in a worker thread with a fresh provider client.
 
-        Usage is recorded on the request's stream whether the call succeeds or fails.
+        Usage is recorded on the request's stream whether the call succeeds or fails. A
+        call asked for after its token was cancelled (the app closing while a plan was about
+        to be requested) is not made: its outcome is cancelled, with no usage.
         """
+        if token.cancelled:
+            return CallOutcome("", Usage(), request.model, cancelled=True)
         client = self.factory.create(request.tier)
         write = self.session.hub.writer(request.stream_id)
         try:

@@ -106,10 +106,9 @@ class Controller(QObject):
             policy=ToolPolicy.AUTO if auto else self.tool_policy,
         )
         self._shut_down = False
-        self._ended = asyncio.get_running_loop().create_future()
-        self._task = asyncio.get_running_loop().create_task(
-            self.runner.run(epic, str(folder)), name="mma-run"
-        )
+        loop = asyncio.get_running_loop()
+        self._ended = loop.create_future()
+        self._task = loop.create_task(self.runner.begin(epic, str(folder)), name="mma-run")
         self._task.add_done_callback(self._on_done)
 
     def _on_done(self, task: asyncio.Task[RunStatus]) -> None:
@@ -126,6 +125,9 @@ class Controller(QObject):
 
     def _final_status(self, task: asyncio.Task[RunStatus]) -> str:
         if task.cancelled():
+            if not self.session.status.is_final:
+                # Cancelled before it ran: nothing else will say the run ended.
+                self.session.set_status(RunStatus.CANCELLED, "run task cancelled")
             return str(RunStatus.CANCELLED)
         exc = task.exception()
         if exc is None:

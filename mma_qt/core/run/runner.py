@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from ..live.session import MmaSession
 from ..model import dag
@@ -111,9 +111,21 @@ class EpicRunner:
             self.conductor.wake()
 
     # -- the run ---------------------------------------------------------------------
+    def begin(self, epic: str, workspace: str) -> Coroutine[Any, Any, RunStatus]:
+        """Show the new run at once (a fresh session, planning); return the coroutine to run.
+
+        Whoever reads the status right after a start (the hook's answer, ``mma-qt-hook
+        wait``) sees this run, never the previous run's final status.
+        """
+        self.session.reset(epic, workspace)
+        self.session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
+        return self._run()
+
     async def run(self, epic: str, workspace: str) -> RunStatus:
+        return await self.begin(epic, workspace)
+
+    async def _run(self) -> RunStatus:
         session = self.session
-        session.reset(epic, workspace)
         status, error = RunStatus.FAILED, ""
         try:
             tracks = await self._plan_tracks()

@@ -5,7 +5,8 @@
   :class:`ToolSettings`, the :class:`Tool` base class, output bounding;
 - :mod:`.sandbox`: :class:`Sandbox`, the one working directory a track's tools may touch;
 - :mod:`.builtin`: ``read_file``, ``list_dir``, ``search_text``, ``get_skeleton``,
-  ``write_file``, ``apply_edit``, ``delete_file``, ``run_command``;
+  ``write_file``, ``apply_edit``, ``delete_file``, and ``run_command`` from
+  :mod:`.command_tool`;
 - :mod:`.skeleton`: signatures and docstrings of a source file (``ast``, tree-sitter);
 - :mod:`.commands`: :class:`CommandRunner`, commands in their own process group, with a
   scrubbed environment, confined by bubblewrap where it is available;
