@@ -13,6 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mma_qt.core.model.cancel import CancelToken
@@ -30,6 +31,13 @@ from mma_qt.core.providers.base import (
 )
 from mma_qt.core.providers.demo import DemoProviderFactory
 
+from .tools.test_git import git
+
+EPIC = "Make add commutative in its own way"
+#: The workspace file the scripts edit, before and after the model's edit.
+CALC = "def add(a, b):\n    return a + b\n"
+EDITED = "def add(a, b):\n    return b + a\n"
+
 #: A final answer, or the tool calls of a round.
 Reply = str | list[ToolCall]
 Script = Callable[[CompletionRequest], Reply]
@@ -41,6 +49,29 @@ _ids = itertools.count(1)
 
 def call(name: str, **arguments: Any) -> ToolCall:
     return ToolCall(f"call-{next(_ids)}", name, arguments)
+
+
+def edit_calc() -> ToolCall:
+    """The model's edit of calc.py (CALC → EDITED)."""
+    return call("apply_edit", path="calc.py", old_text="a + b", new_text="b + a")
+
+
+def plain_workspace(folder: Path) -> Path:
+    """A workspace without git: calc.py and notes.txt."""
+    folder.mkdir()
+    (folder / "calc.py").write_text(CALC, encoding="utf-8")
+    (folder / "notes.txt").write_text("notes\n", encoding="utf-8")
+    return folder
+
+
+def git_workspace(folder: Path) -> Path:
+    """The user's repository: calc.py committed on main, a clean tree."""
+    folder.mkdir()
+    git(folder, "init", "-q", "-b", "main")
+    (folder / "calc.py").write_text(CALC, encoding="utf-8")
+    git(folder, "add", ".")
+    git(folder, "commit", "-q", "-m", "initial")
+    return folder
 
 
 def round_of(request: CompletionRequest) -> int:

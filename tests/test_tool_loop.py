@@ -28,10 +28,16 @@ from mma_qt.core.tools import Sandbox, Tool, ToolContext, ToolRegistry, ToolResu
 from mma_qt.core.tools.claims import unified_diff
 
 from .scripted import (
+    CALC,
+    EDITED,
+    EPIC,
     PlannedTicket,
     ScriptedFactory,
     by_attempt,
     call,
+    edit_calc,
+    git_workspace,
+    plain_workspace,
     results_of,
     round_of,
     rounds,
@@ -40,35 +46,15 @@ from .test_conductor import RUN_TIMEOUT_MS, CountingGate, finish
 from .tools.conftest import tree_state
 from .tools.test_git import git
 
-CALC = "def add(a, b):\n    return a + b\n"
-EDITED = "def add(a, b):\n    return b + a\n"
-EPIC = "Make add commutative in its own way"
-
 
 @pytest.fixture
 def plain_ws(tmp_path: Path) -> Path:
-    """A workspace without git."""
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    (folder / "calc.py").write_text(CALC, encoding="utf-8")
-    (folder / "notes.txt").write_text("notes\n", encoding="utf-8")
-    return folder
+    return plain_workspace(tmp_path / "plain")
 
 
 @pytest.fixture
 def git_ws(tmp_path: Path) -> Path:
-    """The user's repository: calc.py committed on main, a clean tree."""
-    repo = tmp_path / "project"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "calc.py").write_text(CALC, encoding="utf-8")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "initial")
-    return repo
-
-
-def edit_calc() -> Any:
-    return call("apply_edit", path="calc.py", old_text="a + b", new_text="b + a")
+    return git_workspace(tmp_path / "project")
 
 
 def tool_approvals(runner: EpicRunner) -> list[Approval]:
@@ -176,12 +162,16 @@ def test_merge_track_refuses_a_dirty_tree_and_leaves_it_as_it_was(
     factory = ScriptedFactory({"T-001": rounds([edit_calc()], "Swapped.")},
                               [PlannedTicket("T-001", ["calc.py"])])
     controller = controller_for(factory, RunOptions(), auto=True)
+    events: list[dict[str, Any]] = []
+    controller.session.bus.published.connect(events.append)
     controller.start_epic(EPIC, str(git_ws))
     qtbot.waitUntil(lambda: not controller.busy, timeout=RUN_TIMEOUT_MS)
     (git_ws / "calc.py").write_text("# mine\n" + CALC, encoding="utf-8")
     with pytest.raises(ControllerError, match="uncommitted changes"):
         run_coroutine(qtbot, qloop, controller.merge_track("TR-1"))
     assert (git_ws / "calc.py").read_text(encoding="utf-8") == "# mine\n" + CALC
+    [refused] = [e for e in events if e["type"] == "merge"]
+    assert refused["state"] == "refused" and "uncommitted changes" in refused["message"]
     with pytest.raises(ControllerError, match="no planned track"):
         run_coroutine(qtbot, qloop, controller.merge_track("TR-9"))
 
@@ -209,6 +199,8 @@ def test_set_tool_policy_switches_the_running_run_and_is_announced(
     assert [e["policy"] for e in events if e["type"] == "tool_policy"] == ["auto"]
     assert controller.tool_calls("T-001")[0]["decision"] == "auto"
     assert (plain_ws / "calc.py").read_text(encoding="utf-8") == EDITED
+    with pytest.raises(ControllerError, match="not in a git repository"):
+        controller.start_merge("TR-1")  # refused at once: nothing to merge without git
 
 
 # -- acceptance 2: rejection with a reason; edits; policies ---------------------------------

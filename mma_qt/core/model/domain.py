@@ -101,7 +101,7 @@ class ToolCallRecord:
             "round": self.round,
             "call_id": self.call_id,
             "name": self.name,
-            "arguments": self.arguments,
+            "arguments": dict(self.arguments),
             "description": self.description,
             "state": self.state,
             "decision": str(self.decision),

@@ -33,6 +33,17 @@ class ControllerError(RuntimeError):
     """A request that cannot be done now (e.g. start while running); said to the caller."""
 
 
+def _merge_done(task: asyncio.Task[dict[str, Any]]) -> None:
+    """A merge nobody awaits (started over the hook) still has its refusal logged; the
+    ``merge`` event has already told the subscribers."""
+    if task.cancelled() or (exc := task.exception()) is None:
+        return
+    if isinstance(exc, ControllerError):
+        log.warning("merge refused: %s", exc)
+    else:
+        log.error("merge failed", exc_info=exc)
+
+
 def check_workspace(workspace: str = "") -> Path:
     """The resolved workspace folder (``""``: the current one), or why it cannot be used."""
     try:
@@ -228,18 +239,39 @@ class Controller(QObject):
         """Merge a done track's branch into the user's current branch (``--no-ff``).
 
         Refuses (:class:`ControllerError`, nothing merged) when the track is not done, the
-        workspace has no git, the user's tree is dirty or the merge conflicts.
+        workspace has no git, the user's tree is dirty or the merge conflicts. Either way a
+        ``merge`` event says how it ended.
         """
+        return await self.start_merge(track_id)
+
+    def start_merge(self, track_id: str) -> asyncio.Task[dict[str, Any]]:
+        """Check at once that the track can be merged (:class:`ControllerError` if not),
+        then merge in a worker thread. A ``merge`` event says how it ended: ``state``
+        ``merged`` (with ``branch``, ``into``, ``commit``) or ``refused`` (``message``)."""
         track, bench = self._track(track_id)
         unfinished = [t for t in track.tickets if t.status is not TicketStatus.COMPLETED]
         if not track.tickets or unfinished:
             states = ", ".join(f"{t.id} {t.status.label}" for t in unfinished) or "no tickets"
             raise ControllerError(f"track {track_id} is not done ({states}); only a track "
                                   "whose tickets all completed can be merged")
-        result = await self._git(f"merge {track_id}", bench.merge)
+        try:
+            bench.check_mergeable()
+        except BenchError as exc:
+            raise ControllerError(str(exc)) from exc
+        task = asyncio.get_running_loop().create_task(self._merge(track_id, bench))
+        task.add_done_callback(_merge_done)
+        return task
+
+    async def _merge(self, track_id: str, bench: TrackBench) -> dict[str, Any]:
+        try:
+            result = await self._git(f"merge {track_id}", bench.merge)
+        except ControllerError as exc:
+            self.session.bus.publish("merge", track_id=track_id, state="refused",
+                                     message=str(exc))
+            raise
         answer = {"track_id": track_id, "branch": result.branch, "into": result.into,
                   "commit": result.commit}
-        self.session.bus.publish("merge", **answer)
+        self.session.bus.publish("merge", state="merged", **answer)
         return answer
 
     async def _git(self, name: str, fn: Callable[[], T]) -> T:

@@ -129,12 +129,8 @@ class TrackBench:
             return Trail(changes, commit=sha)
         return Trail(changes, patch=PatchStore(self.workspace).write(ticket_id, changes))
 
-    def merge(self) -> MergeResult:
-        """Merge the track's branch into the user's current branch (``--no-ff``).
-
-        Raises :class:`BenchError` when there is nothing to merge and
-        :class:`~mma_qt.core.tools.git.MergeRefused` on a dirty tree or a conflict.
-        """
+    def check_mergeable(self) -> None:
+        """Raise :class:`BenchError` when the track has no branch to merge. Cheap: no git."""
         if not self.opened:
             raise BenchError(f"track {self.track_id} changed nothing: there is nothing "
                              "to merge")
@@ -142,6 +138,15 @@ class TrackBench:
             raise BenchError(f"the workspace is not in a git repository: track "
                              f"{self.track_id} changed the workspace itself (each ticket's "
                              "diff is in .mma/patches)")
+
+    def merge(self) -> MergeResult:
+        """Merge the track's branch into the user's current branch (``--no-ff``).
+
+        Raises :class:`BenchError` when there is nothing to merge and
+        :class:`~mma_qt.core.tools.git.MergeRefused` on a dirty tree or a conflict.
+        """
+        self.check_mergeable()
+        assert self.repo is not None  # checked above
         return self.repo.merge_track(self.track_id)
 
     def diff(self) -> str:
