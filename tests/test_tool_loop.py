@@ -498,6 +498,20 @@ def test_cancelling_a_ticket_kills_its_running_command(
     assert runner.session.error == "1 cancelled of 1 tickets"
 
 
+def test_cancelling_a_ticket_that_waits_for_an_approval_withdraws_it(
+        qtbot: Any, start: Any, plain_ws: Path) -> None:
+    _factory, runner, task = asked_to_edit_calc(qtbot, start, plain_ws)
+    runner.cancel("T-001")
+    ticket = runner.session.tickets["T-001"]
+    qtbot.waitUntil(lambda: ticket.status is TicketStatus.CANCELLED, timeout=RUN_TIMEOUT_MS)
+    assert runner.ctx.approvals.pending() == []
+    [record] = ticket.tool_calls
+    assert (record.decision, record.reason) == (ToolDecision.REJECTED, "cancelled by the user")
+    assert record.result == "error: cancelled: cancelled by the user"
+    assert (plain_ws / "calc.py").read_text(encoding="utf-8") == CALC
+    assert finish(qtbot, task) is RunStatus.FAILED  # its only ticket did not complete
+
+
 def test_tickets_with_overlapping_target_files_never_run_at_the_same_time(
         qtbot: Any, start: Any, plain_ws: Path) -> None:
     tickets = [PlannedTicket("T-001", ["src/calc.py"]), PlannedTicket("T-002", ["src/"]),

@@ -330,7 +330,7 @@ class MmaSession(QObject):
             tier=record.tier.label,
             name=record.name,
             description=record.description,
-            state=record.state,
+            state=str(record.state),
             decision=str(record.decision),
             approval_key=record.approval_key,
             ok=record.ok,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from .status import TicketStatus, ToolDecision
+from .status import TicketStatus, ToolCallState, ToolDecision
 from .usage import Usage
 
 
@@ -85,13 +85,13 @@ class ToolCallRecord:
         return self.ok is not None
 
     @property
-    def state(self) -> str:
+    def state(self) -> ToolCallState:
         """``requested``, ``waiting`` (for the user's approval), then ``ran``."""
         if self.finished:
-            return "ran"
+            return ToolCallState.RAN
         if self.approval_key is not None and self.decision is ToolDecision.PENDING:
-            return "waiting"
-        return "requested"
+            return ToolCallState.WAITING
+        return ToolCallState.REQUESTED
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,7 +103,7 @@ class ToolCallRecord:
             "name": self.name,
             "arguments": dict(self.arguments),
             "description": self.description,
-            "state": self.state,
+            "state": str(self.state),
             "decision": str(self.decision),
             "approval_key": self.approval_key,
             "edited": self.edited is not None,

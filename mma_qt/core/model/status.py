@@ -98,3 +98,12 @@ class ToolDecision(_Status):
     REJECTED = "rejected"
     #: Never asked: the call would fail anyway (malformed, bad arguments, a path outside).
     REFUSED = "refused"
+
+
+class ToolCallState(_Status):
+    """Where one tool call is (the ``tool`` event's ``state``)."""
+
+    REQUESTED = "requested"
+    #: Waiting for the user's approval.
+    WAITING = "waiting"
+    RAN = "ran"

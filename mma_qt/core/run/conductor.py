@@ -259,10 +259,12 @@ class Conductor:
                                             ticket.title, commit=completed)
         except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
             # GitError is a RuntimeError; so is a pool already shut down (app closing).
-            log.error("keeping the changes of %s failed: %s", ticket.id, exc)
             self.ctx.session.write(sid, f"\n[error] keeping its changes failed: {exc}\n")
             if completed:
+                log.error("committing the changes of %s failed: %s", ticket.id, exc)
                 return _Ending(TicketStatus.FAILED, error=f"committing its changes failed: {exc}")
+            # Nothing is lost: an unfinished ticket's changes stay where it made them.
+            log.warning("recording the changes of %s failed: %s", ticket.id, exc)
             return ending
         ticket.commit = trail.commit
         ticket.patch = None if trail.patch is None else str(trail.patch)
