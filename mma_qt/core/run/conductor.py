@@ -61,6 +61,11 @@ class RunContext:
     #: Tools offered to Tier 3 besides the builtin ones (e.g. MCP tools, ``SERVER__tool``).
     extra_tools: tuple[Tool, ...] = ()
 
+    def bench(self, track_id: str) -> TrackBench:
+        """A new working directory for the track (prepared on its first tool call)."""
+        return TrackBench(self.session.workspace, track_id, settings=self.tool_settings(),
+                          claims=self.claims, extra_tools=self.extra_tools)
+
     def tool_settings(self) -> ToolSettings:
         longest = self.options.max_command_timeout_s
         return ToolSettings(default_timeout_s=min(ToolSettings().default_timeout_s, longest),
@@ -129,10 +134,10 @@ class _Ending:
 
 
 class Conductor:
-    def __init__(self, ctx: RunContext, track: Track, bench: TrackBench) -> None:
+    def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None) -> None:
         self.ctx = ctx
         self.track = track
-        self.bench = bench
+        self.bench = bench or ctx.bench(track.id)
         self._tokens: dict[str, CancelToken] = {}
         self._wake: asyncio.Future[None] | None = None
 

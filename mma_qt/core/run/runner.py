@@ -138,9 +138,7 @@ class EpicRunner:
                 session.set_phase(
                     RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.RUNNING, Tier.WORKER
                 )
-                self.benches[track.id] = bench = TrackBench(
-                    session.workspace, track.id, settings=self.ctx.tool_settings(),
-                    claims=self.ctx.claims, extra_tools=self.ctx.extra_tools)
+                self.benches[track.id] = bench = self.ctx.bench(track.id)
                 self.conductor = Conductor(self.ctx, track, bench)
                 await self.conductor.run()
             status, error = self._outcome()
