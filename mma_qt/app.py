@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -70,7 +71,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--version", action="version", version=f"mma-qt {__version__}")
     parser.add_argument("--demo", action="store_true",
                         help="run the sample epic on the offline demo provider and exit when "
-                        "done (same as --provider demo --epic <sample> --auto --exit-when-done)")
+                        "done (same as --provider demo --epic <sample> --auto --exit-when-done), "
+                        "in a fresh temporary folder unless --workspace is given; the files "
+                        "stay there, and the last line says where")
     parser.add_argument("--provider", default=None,
                         help="provider for every tier: demo, anthropic, openai, gemini, or an "
                         "OpenAI-compatible preset (deepseek, openrouter, ollama, llamacpp, "
@@ -82,7 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="demo provider scenario file (TOML) scripting failures")
     parser.add_argument("--hook", default=None, metavar="NAME_OR_PATH",
                         help="hook socket name or path (default: $MMA_QT_HOOK, else per user)")
-    parser.add_argument("--workspace", default="", help="workspace folder (default: cwd)")
+    parser.add_argument("--workspace", default="",
+                        help="workspace folder (default: cwd; with --demo a fresh folder)")
     parser.add_argument("--epic", default=None, metavar="TEXT", help="start this epic at once")
     parser.add_argument("--auto", action="store_true", help="no approval gates")
     parser.add_argument("--max-workers", type=_workers, default=None, metavar="N",
@@ -211,6 +215,29 @@ class ExitState:
         return 0
 
 
+def demo_workspace(args: argparse.Namespace) -> Path | None:
+    """``--demo`` without ``--workspace``: a fresh folder for the run (kept after exit).
+
+    The demo's workers write files, so it never runs in the user's current folder.
+    Returns the folder created, or None when none was needed.
+    """
+    if not args.demo or args.workspace:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="mma-qt-demo-"))
+    args.workspace = str(folder)
+    return folder
+
+
+def say_where_the_demo_is(args: argparse.Namespace, fresh: Path | None, code: int) -> None:
+    """The last line of a ``--demo`` run: where its files are. A fresh folder that a failed
+    start left empty is removed instead."""
+    if fresh is not None and code == EXIT_USAGE and not any(fresh.iterdir()):
+        fresh.rmdir()
+        return
+    folder = Path(args.workspace).expanduser().resolve()
+    print(f"mma-qt: the demo's files are in {folder}", file=sys.stderr, flush=True)
+
+
 def _has_display() -> bool:
     if sys.platform.startswith("linux") or "bsd" in sys.platform:
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -224,6 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     except StartupError as exc:
         print(f"mma-qt: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    fresh = demo_workspace(args)
+    code = _main(args)
+    if args.demo:
+        say_where_the_demo_is(args, fresh, code)
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.offscreen or (not _has_display() and not os.environ.get("QT_QPA_PLATFORM")):
         if not args.offscreen:
             print("mma-qt: no display available; running offscreen (progress below)",
