@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mma_qt.app import EXIT_USAGE, demo_workspace, parse_args, say_where_the_demo_is
+from mma_qt.app import demo_workspace, say_where_the_demo_is
+from mma_qt.arguments import EXIT_USAGE, parse_args
 
 from .helpers import app_env, assert_quiet
 

@@ -36,9 +36,10 @@ from mma_qt.core.providers.base import (
     UsageReport,
     UserTurn,
 )
-from mma_qt.core.providers.common import SdkClient, tool_call_from_json
+from mma_qt.core.providers.common import SdkClient
 from mma_qt.core.providers.gemini_provider import GeminiClient
 from mma_qt.core.providers.openai_provider import OpenAIClient
+from mma_qt.core.providers.tool_calls import tool_call_from_json
 
 from . import wire as wf
 from .test_streaming import FAST, KEY, collect, reports, texts

@@ -35,16 +35,9 @@ from anthropic.types import Usage as AnthropicUsage
 
 from ..model.usage import Usage
 from .base import AssistantTurn, CompletionRequest, ToolDefinition, Turn, UserTurn
-from .common import (
-    PendingCalls,
-    PieceStream,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    as_json,
-    merge_roles,
-)
+from .common import PieceStream, SdkClient, StreamAborter, UsageSnapshot
 from .retry import Failure, SdkErrors, retry_after_from_headers, status_failure
+from .tool_calls import PendingCalls, as_json, merge_roles
 
 #: Error types of in-stream ``error`` events, as the HTTP status they stand for.
 _EVENT_ERROR_STATUS = {

@@ -51,17 +51,9 @@ from .base import (
     Turn,
     UserTurn,
 )
-from .common import (
-    Piece,
-    PieceStream,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    as_json,
-    local_call_id,
-    merge_roles,
-)
+from .common import Piece, PieceStream, SdkClient, StreamAborter, UsageSnapshot
 from .retry import Failure, FailureKind, SdkErrors, retry_after_from_headers, status_failure
+from .tool_calls import as_json, local_call_id, merge_roles
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _INVALID_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})

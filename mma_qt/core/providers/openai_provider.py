@@ -37,16 +37,9 @@ from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from ..model.usage import Usage
 from .base import AssistantTurn, CompletionRequest, ToolDefinition, UserTurn
 from .catalog import PROVIDERS
-from .common import (
-    PendingCalls,
-    PieceStream,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    arguments_json,
-    as_json,
-)
+from .common import PieceStream, SdkClient, StreamAborter, UsageSnapshot
 from .retry import Failure, SdkErrors, retry_after_from_headers, status_failure
+from .tool_calls import PendingCalls, arguments_json, as_json
 
 #: Sent as the key to local servers that need none (the SDK insists on one).
 NO_KEY = "not-needed"
