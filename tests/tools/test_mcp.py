@@ -19,6 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from mma_qt.core.model.cancel import CancelToken
+from mma_qt.core.model.status import McpServerState
 from mma_qt.core.settings.config import (
     Config,
     ConfigError,
@@ -27,7 +28,7 @@ from mma_qt.core.settings.config import (
     save_config,
 )
 from mma_qt.core.tools import Sandbox, ToolRegistry
-from mma_qt.core.tools.mcp import McpServers, McpState, McpTool, plain_schema, resolve_env
+from mma_qt.core.tools.mcp import McpServers, McpTool, plain_schema, resolve_env
 
 from .mcp_helpers import echo_server, free_port, http_echo_server, process_alive, wait_until
 
@@ -92,7 +93,7 @@ def test_registered_schema_is_the_servers_own_in_plain_form(
 def test_status_lists_a_running_server_and_its_tools(echo: McpServers) -> None:
     [status] = echo.status()
     assert status.name == "echo"
-    assert status.state == McpState.RUNNING
+    assert status.state == McpServerState.RUNNING
     assert status.transport == "stdio"
     assert "mcp_echo_server.py" in status.target
     assert [t.name for t in status.tools] == ["echo__echo", "echo__add", "echo__fail",
@@ -176,7 +177,7 @@ def test_streamable_http_server_tool_is_called_over_loopback(registry: ToolRegis
         servers = servers_of(web=dict(url=url))
         with servers:
             [status] = servers.status()
-            assert status.state == McpState.RUNNING, status.reason
+            assert status.state == McpServerState.RUNNING, status.reason
             assert status.transport == "http" and status.target == url
             servers.register(registry)
             result = registry.run("web__add", {"a": 40, "b": 2})
@@ -193,7 +194,7 @@ def test_http_server_that_is_not_listening_fails_to_start(
     url = f"http://127.0.0.1:{free_port()}/mcp"
     with servers_of(nobody={"url": url, "timeout_s": 30}) as servers:
         [status] = servers.status()
-    assert status.state == McpState.FAILED
+    assert status.state == McpServerState.FAILED
     assert status.reason.startswith("failed to start: ConnectError")
     assert warnings_of(caplog) == [f"MCP server 'nobody' {status.reason}"]
 
@@ -206,11 +207,11 @@ def test_server_that_exits_at_start_up_fails_with_one_log_line(
     servers = servers_of(broken={"command": crash}, echo=echo_server())
     with servers:
         broken, echo = servers.status()
-        assert broken.state == McpState.FAILED
+        assert broken.state == McpServerState.FAILED
         assert broken.reason == ("failed to start: the server closed the connection; "
                                  "its last output: boom: no config found")
         assert broken.tools == ()
-        assert echo.state == McpState.RUNNING  # the other server is not affected
+        assert echo.state == McpServerState.RUNNING  # the other server is not affected
         servers.register(registry)
         assert not [name for name in registry.names() if name.startswith("broken__")]
         assert registry.run("echo__echo", {"text": "ok"}).ok
@@ -222,7 +223,7 @@ def test_server_whose_program_is_missing_fails_with_the_reason(
     caplog.set_level(logging.WARNING)
     with servers_of(ghost={"command": ["/nonexistent/mcp-server"]}) as servers:
         [status] = servers.status()
-    assert status.state == McpState.FAILED
+    assert status.state == McpServerState.FAILED
     assert status.reason == ("failed to start: cannot run '/nonexistent/mcp-server': "
                              "no such file or directory")
     assert len(warnings_of(caplog)) == 1
@@ -234,9 +235,9 @@ def test_server_that_never_answers_fails_to_start_within_its_timeout(
     silent = [sys.executable, "-c", "import time; time.sleep(600)"]
     with servers_of(mute={"command": silent, "timeout_s": 1}) as servers:
         [status] = servers.status()
-        assert status.state == McpState.FAILED
+        assert status.state == McpServerState.FAILED
         assert status.reason == "failed to start: no answer within 1 s"
-    assert servers.status()[0].state == McpState.FAILED
+    assert servers.status()[0].state == McpServerState.FAILED
     assert warnings_of(caplog) == ["MCP server 'mute' failed to start: no answer within 1 s"]
 
 
@@ -248,7 +249,7 @@ def test_server_that_dies_mid_run_is_one_log_line_and_a_tool_error(
         servers.register(registry)
         assert registry.run("echo__echo", {"text": "alive"}).ok
         os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
-        wait_until(lambda: servers.status()[0].state == McpState.FAILED)
+        wait_until(lambda: servers.status()[0].state == McpServerState.FAILED)
         result = registry.run("echo__echo", {"text": "anyone?"})
         assert not result.ok
         assert result.text == ("error: MCP server 'echo' is not available: "
@@ -261,11 +262,11 @@ def test_stop_kills_a_stdio_server_that_ignores_stdin_close(tmp_path: Path) -> N
     servers = servers_of(stubborn=echo_server("--stubborn",
                                               env={"MCP_TEST_PID_FILE": str(pid_file)}))
     servers.start()
-    assert servers.status()[0].state == McpState.RUNNING
+    assert servers.status()[0].state == McpServerState.RUNNING
     pids = [int(pid) for pid in pid_file.read_text().split()]
     assert len(pids) == 2 and all(process_alive(pid) for pid in pids)  # server and child
     servers.stop()
-    assert servers.status()[0].state == McpState.STOPPED
+    assert servers.status()[0].state == McpServerState.STOPPED
     assert not [pid for pid in pids if process_alive(pid)]
 
 
@@ -278,7 +279,7 @@ def test_stop_before_start_means_nothing_starts(registry: ToolRegistry) -> None:
     servers = servers_of(echo=echo_server())
     servers.stop()
     servers.stop()  # idempotent
-    assert [s.state for s in servers.start()] == [McpState.STOPPED]
+    assert [s.state for s in servers.start()] == [McpServerState.STOPPED]
     servers.register(registry)
     assert "echo__echo" not in registry.names()
     assert loops() == before
@@ -313,7 +314,7 @@ def test_env_reference_to_an_unset_variable_fails_naming_it(
     monkeypatch.delenv("MMA_TEST_UNSET", raising=False)
     with servers_of(echo=echo_server(env={"TOKEN": "${MMA_TEST_UNSET}"})) as servers:
         [status] = servers.status()
-    assert status.state == McpState.FAILED
+    assert status.state == McpServerState.FAILED
     assert status.reason == ("failed to start: env TOKEN refers to ${MMA_TEST_UNSET}, "
                              "which is not set")
 
@@ -326,7 +327,7 @@ def test_servers_secrets_never_reach_the_log_or_the_status(
             "sys.exit(1)"]
     with servers_of(leaky={"command": leak, "env": {"API_TOKEN": "s3cr3t-value"}}) as servers:
         [status] = servers.status()
-    assert status.state == McpState.FAILED
+    assert status.state == McpServerState.FAILED
     assert status.reason.endswith("its last output: bad token ***")
     assert "s3cr3t-value" not in caplog.text
 

@@ -55,13 +55,13 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
+from ..model.status import McpServerState
 from .base import (
     OUTPUT_LIMIT,
     ProposedChange,
@@ -114,13 +114,6 @@ class McpError(Exception):
     """A server that cannot be started as configured (the message says why)."""
 
 
-class McpState(StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-
 @dataclass(frozen=True, slots=True)
 class McpToolStatus:
     """One tool a server offers: ``name`` as registered (``NAME__tool``), ``tool`` its own."""
@@ -139,15 +132,15 @@ class McpServerStatus:
     transport: Literal["stdio", "http"]
     #: The command line, or the URL without credentials or query.
     target: str
-    state: McpState
+    state: McpServerState
     reason: str = ""
     tools: tuple[McpToolStatus, ...] = ()
 
     def line(self) -> str:
         """``github (stdio: npx -y server-github): running, 3 tools``."""
-        if self.state == McpState.FAILED:
+        if self.state == McpServerState.FAILED:
             what = f"failed: {self.reason}"
-        elif self.state == McpState.RUNNING:
+        elif self.state == McpServerState.RUNNING:
             what = f"running, {len(self.tools)} tool{'' if len(self.tools) == 1 else 's'}"
         else:
             what = str(self.state)
@@ -194,7 +187,7 @@ class _Server:
 
     name: str
     config: McpServerConfig
-    state: McpState = McpState.STOPPED
+    state: McpServerState = McpServerState.STOPPED
     reason: str = ""
     client: Client | None = None
     #: Registered name (``NAME__tool``) → its status, and the server's listing of it.
@@ -266,7 +259,7 @@ class McpServers:
             started.cancel()
             # Only if the servers' event loop itself is stuck: _start_all is bounded.
             for server in self._servers.values():
-                if server.state == McpState.STARTING:
+                if server.state == McpServerState.STARTING:
                     self._fail(server, "failed to start: the MCP event loop did not answer")
         self._index_tools()
         return self.status()
@@ -340,7 +333,7 @@ class McpServers:
         server = self._servers[tool.server]
         with self._lock:
             state, reason, client = server.state, server.reason, server.client
-        if state != McpState.RUNNING or client is None:
+        if state != McpServerState.RUNNING or client is None:
             return ToolResult.failure(f"MCP server {server.name!r} is not available: "
                                       f"{reason or state}")
         if cancel is not None and cancel.cancelled:
@@ -427,7 +420,7 @@ class McpServers:
                 f"MCP server {server.name!r} refused the call to {tool!r}: "
                 f"{self._redact(server, str(exc))}")
         with self._lock:
-            already = server.state == McpState.FAILED
+            already = server.state == McpServerState.FAILED
         if not already:
             self._fail(server, f"stopped answering: {describe_exception(exc)}"
                                f"{self._stderr_tail(server)}")
@@ -450,7 +443,7 @@ class McpServers:
         for server in self._servers.values():
             server.ready, server.wake = asyncio.Event(), asyncio.Event()
             with self._lock:
-                server.state = McpState.STARTING
+                server.state = McpServerState.STARTING
             server.task = asyncio.get_running_loop().create_task(
                 self._serve(server), name=f"mcp-{server.name}")
         await asyncio.gather(*(ready(server) for server in self._servers.values()))
@@ -483,17 +476,17 @@ class McpServers:
             if server.stopping:
                 log.warning("MCP server %r did not stop cleanly: %s", server.name,
                             self._redact(server, describe_exception(exc)))
-            elif state == McpState.STARTING:
+            elif state == McpServerState.STARTING:
                 self._fail(server, f"failed to start: {describe_exception(exc)}"
                                    f"{self._stderr_tail(server)}")
-            elif state == McpState.RUNNING:
+            elif state == McpServerState.RUNNING:
                 self._fail(server, f"stopped: {describe_exception(exc)}"
                                    f"{self._stderr_tail(server)}")
         finally:
             with self._lock:
                 server.client = None
-                if server.state != McpState.FAILED:
-                    server.state = McpState.STOPPED
+                if server.state != McpServerState.FAILED:
+                    server.state = McpServerState.STOPPED
             server.ready.set()
 
     async def _session(self, server: _Server) -> None:
@@ -558,7 +551,7 @@ class McpServers:
             log.warning("MCP server %r offers no tool named %s (in its auto_approve)",
                         server.name, ", ".join(map(repr, unknown)))
         with self._lock:
-            server.state, server.reason, server.client = McpState.RUNNING, "", client
+            server.state, server.reason, server.client = McpServerState.RUNNING, "", client
             server.tools, server.sdk_tools = tools, sdk_tools
         assert server.ready is not None
         server.ready.set()
@@ -570,9 +563,9 @@ class McpServers:
         """Mark the server failed with one warning (only the first failure is logged)."""
         reason = self._redact(server, reason)
         with self._lock:
-            if server.state == McpState.FAILED:
+            if server.state == McpServerState.FAILED:
                 return
-            server.state, server.reason, server.client = McpState.FAILED, reason, None
+            server.state, server.reason, server.client = McpServerState.FAILED, reason, None
         log.warning("MCP server %r %s", server.name, reason)
 
     def _warn(self, server: _Server, what: str) -> None:
