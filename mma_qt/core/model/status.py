@@ -70,3 +70,12 @@ class StreamStatus(_Status):
 #: stream row has a stream status. Both are ``str``: ``StreamStatus.FAILED ==
 #: TicketStatus.FAILED``, and they hash alike, so one mapping serves both.
 RowStatus = StreamStatus | TicketStatus
+
+
+class McpServerState(_Status):
+    """A user's MCP server during a run (``mma_qt.core.tools.mcp``), for the Settings page."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    FAILED = "failed"
+    STOPPED = "stopped"
