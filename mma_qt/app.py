@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import math
 import os
-import secrets
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 from . import __version__
+from .arguments import EXIT_USAGE, StartupError, check_args, parse_args, write_report
 from .core.model.status import RunStatus
 
 if TYPE_CHECKING:
@@ -25,169 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mma_qt")
 
 EXIT_CODES: dict[str, int] = {RunStatus.DONE: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 130}
-#: Bad arguments, or the app could not start: nothing ran.
-EXIT_USAGE = 2
 #: The run ended but ``--report`` could not be written.
 EXIT_REPORT = 3
-
-
-class StartupError(RuntimeError):
-    """Why the app cannot start as asked: one line on stderr, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """One line, not the usage block: what is wrong and where to read more."""
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
-    return value
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(
-        prog="mma-qt",
-        description="Control room for a four-tier team of LLM agents that plans and writes "
-        "software.",
-    )
-    parser.add_argument("--version", action="version", version=f"mma-qt {__version__}")
-    parser.add_argument("--demo", action="store_true",
-                        help="run the sample epic on the offline demo provider and exit when "
-                        "done (same as --provider demo --epic <sample> --auto --exit-when-done)")
-    parser.add_argument("--provider", default=None,
-                        help="provider for every tier: demo, anthropic, openai, gemini, or an "
-                        "OpenAI-compatible preset (deepseek, openrouter, ollama, llamacpp, "
-                        "vllm, lmstudio). Default: the configuration, falling back to demo "
-                        "when no API key is configured")
-    parser.add_argument("--demo-delay", type=_seconds, default=0.02, metavar="SECONDS",
-                        help="demo provider pause between chunks (0 = full speed)")
-    parser.add_argument("--scenario", type=Path, default=None,
-                        help="demo provider scenario file (TOML) scripting failures")
-    parser.add_argument("--hook", default=None, metavar="NAME_OR_PATH",
-                        help="hook socket name or path (default: $MMA_QT_HOOK, else per user)")
-    parser.add_argument("--workspace", default="", help="workspace folder (default: cwd)")
-    parser.add_argument("--epic", default=None, metavar="TEXT", help="start this epic at once")
-    parser.add_argument("--auto", action="store_true", help="no approval gates")
-    parser.add_argument("--max-workers", type=_workers, default=None, metavar="N",
-                        help="Tier 3 workers at once (default: config, 4)")
-    parser.add_argument("--exit-when-done", action="store_true",
-                        help="quit when the run ends (needs --epic); exit code 0 done, "
-                        "1 failed, 130 cancelled")
-    parser.add_argument("--report", type=Path, default=None, metavar="FILE",
-                        help="write the final get_mma_status JSON to FILE (its folder must "
-                        "exist); exit code 3 if it cannot be written")
-    parser.add_argument("--offscreen", action="store_true",
-                        help="run without showing a window (as on a machine without display)")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log INFO to stderr, with tracebacks, Python warnings and Qt's "
-                        "messages (otherwise only in the log file and the Log dock)")
-    args = parser.parse_args(argv)
-    if args.demo:
-        args.provider = args.provider or "demo"
-        args.auto = True
-        args.exit_when_done = True
-        if args.epic is None:
-            from .core.model.prompts import sample_epic
-
-            args.epic = sample_epic()
-    return args
-
-
-def check_args(args: argparse.Namespace) -> None:
-    """Refuse, before anything starts, what would fail or hang later (StartupError).
-
-    Sets ``args.hook_address``.
-    """
-    from .core.run.controller import ControllerError, check_start, check_workspace
-    from .hooks.protocol import resolve_hook_address
-
-    try:
-        if args.epic is not None:
-            check_start(args.epic, args.workspace)
-        elif args.workspace:
-            check_workspace(args.workspace)
-    except ControllerError as exc:
-        raise StartupError(str(exc)) from exc
-    if args.exit_when_done and args.epic is None:
-        raise StartupError("--exit-when-done needs --epic TEXT (or --demo): no run would start")
-    if args.scenario is not None:
-        if args.provider not in (None, "demo"):
-            raise StartupError(
-                f"--scenario scripts the demo provider, not --provider {args.provider}"
-            )
-        if not args.scenario.is_file():
-            raise StartupError(f"--scenario {args.scenario}: no such file")
-    if args.report is not None:
-        check_report_path(args.report)
-    try:
-        args.hook_address = resolve_hook_address(args.hook)
-    except ValueError as exc:
-        raise StartupError(f"--hook: {exc}") from exc
-
-
-def _temporary_sibling(path: Path) -> Path:
-    return path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
-
-
-def _write_new(path: Path, text: str) -> None:
-    """Create ``path`` (never an existing one) with ``text``; on failure leave nothing."""
-    out = path.open("x", encoding="utf-8")
-    try:
-        with out:
-            out.write(text)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
-def check_report_path(path: Path) -> None:
-    """Refuse a ``--report`` path that could not be written when the run ends."""
-    if path.is_dir():
-        raise StartupError(f"--report {path} is a folder; name a file")
-    if path.exists() and not path.is_file():
-        raise StartupError(f"--report {path} is not a regular file")
-    folder = path.parent
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise StartupError(f"--report {path}: {folder} {problem}")
-    probe = _temporary_sibling(path)
-    try:
-        _write_new(probe, "")
-        probe.unlink()
-    except OSError as exc:
-        raise StartupError(
-            f"--report {path}: cannot write in {folder}: {exc.strerror or exc}"
-        ) from exc
-
-
-def write_report(path: Path, status: dict[str, Any]) -> None:
-    """Write ``status`` as JSON to ``path`` at once (through a temporary file beside it,
-    removed whatever fails), so ``path`` is either the whole report or untouched."""
-    text = json.dumps(status, indent=2, ensure_ascii=False)
-    tmp = _temporary_sibling(path)
-    _write_new(tmp, text)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(slots=True)
@@ -211,6 +49,29 @@ class ExitState:
         return 0
 
 
+def demo_workspace(args: argparse.Namespace) -> Path | None:
+    """``--demo`` without ``--workspace``: a fresh folder for the run (kept after exit).
+
+    The demo's workers write files, so it never runs in the user's current folder.
+    Returns the folder created, or None when none was needed.
+    """
+    if not args.demo or args.workspace:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="mma-qt-demo-"))
+    args.workspace = str(folder)
+    return folder
+
+
+def say_where_the_demo_is(args: argparse.Namespace, fresh: Path | None, code: int) -> None:
+    """The last line of a ``--demo`` run: where its files are. A fresh folder that a failed
+    start left empty is removed instead."""
+    if fresh is not None and code == EXIT_USAGE and not any(fresh.iterdir()):
+        fresh.rmdir()
+        return
+    folder = Path(args.workspace).expanduser().resolve()
+    print(f"mma-qt: the demo's files are in {folder}", file=sys.stderr, flush=True)
+
+
 def _has_display() -> bool:
     if sys.platform.startswith("linux") or "bsd" in sys.platform:
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -224,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     except StartupError as exc:
         print(f"mma-qt: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    fresh = demo_workspace(args)
+    code = _main(args)
+    if args.demo:
+        say_where_the_demo_is(args, fresh, code)
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.offscreen or (not _has_display() and not os.environ.get("QT_QPA_PLATFORM")):
         if not args.offscreen:
             print("mma-qt: no display available; running offscreen (progress below)",

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from PySide6.QtCore import qCritical, qWarning
 
-from mma_qt.app import (
-    ExitState,
+from mma_qt.app import ExitState
+from mma_qt.arguments import (
     StartupError,
     check_args,
     check_report_path,

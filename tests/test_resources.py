@@ -44,7 +44,8 @@ print(json.dumps({
     "scenarios": sorted(p.name for p in bundled("scenarios").iterdir()),
 }))
 """
-SCENARIOS = ["cycle.toml", "failing-worker.toml", "flaky-worker.toml", "malformed-plan.toml"]
+SCENARIOS = ["cycle.toml", "escape-attempt.toml", "failing-command.toml", "failing-worker.toml",
+             "flaky-worker.toml", "malformed-plan.toml", "rejected-edit.toml"]
 
 
 def _copy_sources(to: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mma_qt.app import parse_args
+from mma_qt.arguments import parse_args
 from mma_qt.core.settings import keys
 from mma_qt.core.settings.config import Config
 from mma_qt.wiring import NoKeyError, make_provider_factory

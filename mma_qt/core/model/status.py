@@ -107,3 +107,12 @@ class ToolCallState(_Status):
     #: Waiting for the user's approval.
     WAITING = "waiting"
     RAN = "ran"
+
+
+class McpServerState(_Status):
+    """A user's MCP server during a run (``mma_qt.core.tools.mcp``), for the Settings page."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    FAILED = "failed"
+    STOPPED = "stopped"

@@ -3,17 +3,21 @@ stream, usage estimation. Pure logic, no Qt.
 
 Each adapter (:mod:`.anthropic_provider`, :mod:`.openai_provider`,
 :mod:`.gemini_provider`) subclasses :class:`SdkClient` and supplies only what differs:
-how to open its SDK's stream and turn events into text and usage, and how to classify its
-SDK's status errors (everything else is classified by :func:`.retry.sdk_failure`). The
+how to map the conversation and tools to its SDK's format, open its stream and turn events
+into text, tool calls and usage, and how to classify its SDK's status errors (everything
+else is classified by :func:`.retry.sdk_failure`). The
 stream loop, retries, cancellation and estimation live here, once; the failure kinds and
 the backoff are in :mod:`.retry`.
 
 * A failure that :mod:`.retry` calls final, or the last allowed attempt's, raises a
   :class:`ProviderError`; every other is retried after ``cancel.wait(delay)`` (so
   cancelling interrupts the wait), and each retry is announced with a :class:`Notice`.
-* Once text has reached the stream a failure is never retried here (that would repeat
-  text): the stream reports estimated usage, then raises a retryable ProviderError so the
-  caller may retry the whole call.
+* Once text or a tool call has reached the stream a failure is never retried here (that
+  would repeat it): the stream reports estimated usage, then raises a retryable
+  ProviderError so the caller may retry the whole call.
+* A tool call is a piece too: each adapter assembles its SDK's fragments into a
+  :class:`ToolCall` (:class:`PendingCalls` for the ones streamed as JSON text) and yields it
+  once it is complete.
 * A call *began* when :meth:`SdkClient._open` returned: the provider answered 2xx (for
   Gemini: and sent its first chunk). A call that never began reports no usage and raises
   with ``began=False``; one that began and got no final figures gets an estimate.
@@ -34,17 +38,28 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx2
 
 from ..model.cancel import CancelToken
 from ..model.usage import Usage
 from ..settings import keys
-from .base import CompletionRequest, Notice, ProviderError, StreamItem, TextDelta, UsageReport
+from .base import (
+    CompletionRequest,
+    Notice,
+    ProviderError,
+    StreamItem,
+    TextDelta,
+    ToolCall,
+    UsageReport,
+)
 from .retry import Failure, FailureKind, RetryPolicy, SdkErrors, sdk_failure, seconds
+from .tool_calls import arguments_json
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Seconds to wait for a TCP connection; the read timeout is the client's ``timeout``.
 CONNECT_TIMEOUT = 10.0
@@ -135,7 +150,7 @@ class UsageSnapshot:
     final: bool = True
 
 
-Piece = str | UsageSnapshot
+Piece = str | UsageSnapshot | ToolCall
 PieceStream = Generator[Piece, None, None]
 
 
@@ -162,13 +177,20 @@ class _Seen:
     """What one call has seen so far, across its attempts."""
 
     text: list[str] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
     partial: Usage | None = None
     final: Usage | None = None
     #: The current attempt began (see the module docstring).
     began: bool = False
 
+    @property
+    def emitted(self) -> bool:
+        """Output reached the stream: a retry here would repeat it."""
+        return bool(self.text or self.calls)
+
     def estimate(self, request: CompletionRequest) -> Usage:
-        return estimated_usage(request.input_text, "".join(self.text), self.partial)
+        output = [*self.text, *(f"{c.name} {arguments_json(c)}" for c in self.calls)]
+        return estimated_usage(request.input_text, "".join(output), self.partial)
 
 
 # -- the adapter base --------------------------------------------------------------------
@@ -268,7 +290,7 @@ class SdkClient(ABC):
                     break
                 failure = self._classify(exc)
                 exhausted = attempt >= policy.attempts
-                if seen.text or not failure.retryable or exhausted:
+                if seen.emitted or not failure.retryable or exhausted:
                     if seen.began and seen.final is None:
                         yield UsageReport(seen.estimate(request), request.model)
                     message = self._message(failure, request, attempt if exhausted else 0)
@@ -299,6 +321,9 @@ class SdkClient(ABC):
                     if piece:
                         seen.text.append(piece)
                         yield TextDelta(piece)
+                elif isinstance(piece, ToolCall):
+                    seen.calls.append(piece)
+                    yield piece
                 elif piece.final:
                     seen.final = piece.usage
                 else:

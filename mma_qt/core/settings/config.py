@@ -7,6 +7,9 @@ Read with :mod:`tomllib`, validated with pydantic, written by the small TOML wri
 API keys never live here: a field whose name contains "key", "token", "secret" or
 "password" is dropped on load with a warning, and the schema has no place for one.
 Keys come from the environment or the system keyring (:mod:`mma_qt.core.settings.keys`).
+The one exception is an MCP server's ``env`` table: the variables the user gives that
+server (a token among them, written out or as ``"${NAME}"`` to take it from the app's
+environment) are kept as written, hidden from ``repr`` and from validation errors.
 
 Example::
 
@@ -36,6 +39,15 @@ Example::
     max_tool_rounds = 30            # model rounds with tool calls per attempt, at most
     max_command_timeout_s = 600     # the longest timeout run_command may ask for
     allow_network = false           # commands reach the network (under bubblewrap)
+
+    [mcp.servers.github]            # an MCP server whose tools workers may call
+    command = ["npx", "-y", "@modelcontextprotocol/server-github"]
+    env = { GITHUB_TOKEN = "${GITHUB_TOKEN}" }
+    auto_approve = ["search_issues"]
+
+    [mcp.servers.docs]              # one over streamable HTTP
+    url = "http://127.0.0.1:8765/mcp"
+    timeout_s = 30
 """
 
 from __future__ import annotations
@@ -51,7 +63,14 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..model.domain import Tier
 from ..model.options import RunOptions
@@ -99,6 +118,12 @@ def _check_provider(name: str | None) -> str | None:
     return name
 
 
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
 class TierConfig(_Strict):
     #: None: the top-level ``provider``.
     provider: str | None = None
@@ -131,8 +156,74 @@ class ProviderConfig(_Strict):
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL")
+        return _check_url(value)
+
+
+#: An MCP server's name: its tools are offered as ``NAME__tool``, so no ``__`` inside, and
+#: only what every provider accepts in a function name.
+MCP_SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*$")
+MCP_SERVER_NAME_MAX = 32
+
+
+class McpServerConfig(_Strict):
+    """``[mcp.servers.NAME]``: one MCP server, run as a command (stdio) or reached at a URL.
+
+    Validation errors never show the values given (``env`` may hold a token).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+
+    #: stdio: the program and its arguments, e.g. ``["uvx", "mcp-server-git"]``.
+    command: list[str] | None = Field(default=None, min_length=1)
+    #: stdio: variables added to the server's small default environment (PATH, HOME, ...);
+    #: ``"${NAME}"`` in a value is replaced by the app's own variable at start.
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    #: stdio: the server's working directory (default: the app's).
+    cwd: Path | None = None
+    #: streamable HTTP: the server's endpoint, e.g. ``http://127.0.0.1:8765/mcp``.
+    url: str | None = None
+    #: The server's tools that run without asking (the others pass the approval gate).
+    auto_approve: list[str] = Field(default_factory=list)
+    #: Seconds to wait for the server to start, and for each tool call.
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value[0].strip():
+            raise ValueError("the first item must be the program to run")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command = [...] (stdio) or url = \"...\" (HTTP)")
+        if self.url is not None and (self.env or self.cwd is not None):
+            raise ValueError("env and cwd apply only to a server started with command")
+        return self
+
+
+class McpConfig(_Strict):
+    """``[mcp]``: the user's MCP servers, by name."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+
+    @field_validator("servers")
+    @classmethod
+    def _names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in value:
+            if len(name) > MCP_SERVER_NAME_MAX or not MCP_SERVER_NAME.match(name):
+                raise ValueError(
+                    f"MCP server name {name!r}: use up to {MCP_SERVER_NAME_MAX} letters, digits, "
+                    "'-' or single '_', starting with a letter (tools are named NAME__tool)"
+                )
         return value
 
 
@@ -161,6 +252,7 @@ class Config(_Strict):
     tiers: TiersConfig = Field(default_factory=TiersConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
 
     @field_validator("provider")
     @classmethod
@@ -227,6 +319,9 @@ def read_config(path: Path | None = None) -> tuple[Config, list[str]]:
 def _without_secrets(
     data: Mapping[str, Any], path: Path, where: tuple[str, ...], warnings: list[str]
 ) -> dict[str, Any]:
+    if len(where) == 4 and where[:2] == ("mcp", "servers") and where[3] == "env":
+        # An MCP server's own variables: the user's to give it, tokens included.
+        return dict(data)
     clean: dict[str, Any] = {}
     for name, value in data.items():
         dotted = ".".join((*where, name))
