@@ -145,11 +145,13 @@ def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> It
 
 
 @pytest.fixture
-def start(qloop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+def start(qloop: asyncio.AbstractEventLoop,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Start an epic run on the test's qasync loop; every run is torn down afterwards.
 
-    ``start(factory, options=None, *, auto=True, policy=None, workspace=...)`` returns the
-    runner and its task. The task only starts once a qtbot wait spins the loop, so callers
+    ``start(factory, options=None, *, auto=True, workspace=None, **runner_options)`` (e.g.
+    ``policy=``, ``mcp=``) returns the runner and its task; the workspace is a new empty
+    folder unless one is given. The task only starts once a qtbot wait spins the loop, so callers
     may still adjust the runner before that.
 
     Teardown shuts the runner down, finishes its task, then destroys the session's C++
@@ -168,12 +170,13 @@ def start(qloop: asyncio.AbstractEventLoop) -> Iterator[Any]:
 
     runs: list[tuple[EpicRunner, asyncio.Task[Any]]] = []
 
-    def start_run(factory: Any, options: Any = None, *, auto: bool = True, policy: Any = None,
-                  workspace: str = "/nonexistent/workspace",
-                  epic: str | None = None) -> tuple[EpicRunner, asyncio.Task[Any]]:
+    def start_run(factory: Any, options: Any = None, *, auto: bool = True,
+                  workspace: str | None = None, epic: str | None = None,
+                  **runner_options: Any) -> tuple[EpicRunner, asyncio.Task[Any]]:
         session = MmaSession(PricingTable.load(), factory.label)
-        runner = EpicRunner(session, factory, options, auto=auto, policy=policy)
-        task = qloop.create_task(runner.run(epic or sample_epic(), workspace))
+        runner = EpicRunner(session, factory, options, auto=auto, **runner_options)
+        folder = workspace or str(tmp_path_factory.mktemp("workspace"))
+        task = qloop.create_task(runner.run(epic or sample_epic(), folder))
         runs.append((runner, task))
         return runner, task
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from ..model.domain import Ticket, Track
 from ..model.options import RunOptions
 from ..model.status import RunStatus, TicketStatus, ToolPolicy
 from ..providers.base import ProviderFactory
+from ..settings.config import McpServerConfig
 from ..tools import GitError
 from .pool import WorkerPool
 from .runner import EpicRunner
@@ -74,6 +75,7 @@ class Controller(QObject):
         options: RunOptions | None = None,
         *,
         auto: bool = False,
+        mcp: Mapping[str, McpServerConfig] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -81,6 +83,8 @@ class Controller(QObject):
         self.factory = factory
         self.options = options or RunOptions()
         self.auto = auto
+        #: The user's MCP servers (``[mcp.servers]``), started with each run.
+        self.mcp: Mapping[str, McpServerConfig] = dict(mcp or {})
         #: The tool policy of the next run (and of the current one, when set during it).
         self.tool_policy = self.options.tool_policy
         self.runner: EpicRunner | None = None
@@ -94,11 +98,15 @@ class Controller(QObject):
         #: aclose gave up waiting for the run task: emit nothing from then on.
         self._closed = False
 
-    def reconfigure(self, factory: ProviderFactory, options: RunOptions) -> None:
-        """Use new providers and options from the next run on (a running run keeps its own)."""
+    def reconfigure(self, factory: ProviderFactory, options: RunOptions, *,
+                    mcp: Mapping[str, McpServerConfig] | None = None) -> None:
+        """Use new providers and options (and MCP servers, when given) from the next run on
+        (a running run keeps its own)."""
         self.factory = factory
         self.options = options
         self.tool_policy = options.tool_policy
+        if mcp is not None:
+            self.mcp = dict(mcp)
         self.session.provider_label = factory.label
 
     @property
@@ -114,7 +122,7 @@ class Controller(QObject):
         auto = self.auto if auto is None else auto
         self.runner = EpicRunner(
             self.session, self.factory, self.options, auto=auto,
-            policy=ToolPolicy.AUTO if auto else self.tool_policy,
+            policy=ToolPolicy.AUTO if auto else self.tool_policy, mcp=self.mcp,
         )
         self._shut_down = False
         loop = asyncio.get_running_loop()

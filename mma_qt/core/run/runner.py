@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+import threading
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ..live.session import MmaSession
@@ -20,6 +21,8 @@ from ..model.plans import PlanError, parse_tickets, parse_tracks
 from ..model.prompts import render
 from ..model.status import RunStatus, StreamStatus, TicketStatus, ToolPolicy
 from ..providers.base import CompletionRequest, ProviderFactory
+from ..settings.config import McpServerConfig
+from ..tools.mcp import McpServers, McpServerStatus
 from .approvals import ApprovalBroker
 from .conductor import Conductor, RunContext
 from .workbench import TrackBench
@@ -43,9 +46,12 @@ class EpicRunner:
         *,
         auto: bool = True,
         policy: ToolPolicy | None = None,
+        mcp: Mapping[str, McpServerConfig] | None = None,
     ) -> None:
         """``auto``: spawns are approved at once, and the tool policy is ``auto`` unless
-        ``policy`` names another; otherwise the tool policy is ``policy`` or the options'."""
+        ``policy`` names another; otherwise the tool policy is ``policy`` or the options'.
+        ``mcp``: the user's MCP servers (``[mcp.servers]``), started with the run (beside
+        the planning) and stopped when it ends; their tools are offered to Tier 3."""
         self.options = options or RunOptions()
         if policy is None:
             policy = ToolPolicy.AUTO if auto else self.options.tool_policy
@@ -58,6 +64,8 @@ class EpicRunner:
         self.conductor: Conductor | None = None
         #: Each planned track's working directory, by track id.
         self.benches: dict[str, TrackBench] = {}
+        self.mcp = McpServers(mcp or {})
+        self._mcp_starting: asyncio.Future[list[McpServerStatus]] | None = None
         self._status_before_pause = RunStatus.RUNNING
 
     @property
@@ -128,6 +136,7 @@ class EpicRunner:
         session = self.session
         status, error = RunStatus.FAILED, ""
         try:
+            self._start_mcp()
             tracks = await self._plan_tracks()
             session.set_tracks(tracks)
             for index, track in enumerate(tracks):
@@ -138,6 +147,7 @@ class EpicRunner:
                 session.set_phase(
                     RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.RUNNING, Tier.WORKER
                 )
+                await self._mcp_tools()
                 self.benches[track.id] = bench = self.ctx.bench(track.id)
                 self.conductor = Conductor(self.ctx, track, bench)
                 await self.conductor.run()
@@ -161,11 +171,32 @@ class EpicRunner:
             log.exception("internal error in the run")
             status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
+            self._stop_mcp()
             self.ctx.pool.close()
         if self.ctx.token.cancelled:
             status, error = RunStatus.CANCELLED, self.ctx.token.reason
         session.set_status(status, error)
         return status
+
+    # -- the user's MCP servers ---------------------------------------------------------
+    def _start_mcp(self) -> None:
+        """Start the servers in a worker thread, beside the planning (bounded; a server
+        that fails is a warning in the log and offers no tools, never a failed run)."""
+        if self.mcp.status():
+            self._mcp_starting = asyncio.ensure_future(
+                self.ctx.blocking("MCP servers", self.mcp.start))
+
+    async def _mcp_tools(self) -> None:
+        """Once the servers have started: their tools join the tracks' tools."""
+        if self._mcp_starting is not None:
+            starting, self._mcp_starting = self._mcp_starting, None
+            await starting
+            self.ctx.extra_tools = (*self.ctx.extra_tools, *self.mcp.tools())
+
+    def _stop_mcp(self) -> None:
+        """Stop the servers in a thread of their own (bounded), without holding the run up."""
+        if self.mcp.status():
+            threading.Thread(target=self.mcp.stop, name="mcp-stop", daemon=True).start()
 
     def _planning_status(self) -> RunStatus:
         return RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.PLANNING
