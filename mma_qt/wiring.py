@@ -85,7 +85,8 @@ def assemble(
 ) -> AppParts:
     """Build session, controller, window and a listening hook server (raises on failure)."""
     session = MmaSession(pricing, factory.label)
-    controller = Controller(session, factory, options, auto=auto)
+    controller = Controller(session, factory, options, auto=auto,
+                            mcp=None if config is None else config.mcp.servers)
     if log_handler is None:
         log_handler = QtLogHandler(logging.INFO)
     window = MainWindow(controller, log_handler, config=config)

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 from collections.abc import Iterator
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
@@ -141,3 +142,49 @@ def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> It
     parts.window.close()
     parts.hook.close()
     parts.window.deleteLater()
+
+
+@pytest.fixture
+def start(qloop: asyncio.AbstractEventLoop,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start an epic run on the test's qasync loop; every run is torn down afterwards.
+
+    ``start(factory, options=None, *, auto=True, workspace=None, **runner_options)`` (e.g.
+    ``policy=``, ``mcp=``) returns the runner and its task; the workspace is a new empty
+    folder unless one is given. The task only starts once a qtbot wait spins the loop, so callers
+    may still adjust the runner before that.
+
+    Teardown shuts the runner down, finishes its task, then destroys the session's C++
+    objects here, in the GUI thread. Left to the garbage collector, a session caught in a
+    reference cycle (asyncio tasks and tracebacks make them) may be destroyed from
+    whichever thread triggers a collection, e.g. a worker of a later test; its hub's
+    active QTimer then stays registered with the GUI thread ("Timers cannot be stopped
+    from another thread") and the next timer event segfaults.
+    """
+    import shiboken6
+
+    from mma_qt.core.live.session import MmaSession
+    from mma_qt.core.model.pricing import PricingTable
+    from mma_qt.core.model.prompts import sample_epic
+    from mma_qt.core.run.runner import EpicRunner
+
+    runs: list[tuple[EpicRunner, asyncio.Task[Any]]] = []
+
+    def start_run(factory: Any, options: Any = None, *, auto: bool = True,
+                  workspace: str | None = None, epic: str | None = None,
+                  **runner_options: Any) -> tuple[EpicRunner, asyncio.Task[Any]]:
+        session = MmaSession(PricingTable.load(), factory.label)
+        runner = EpicRunner(session, factory, options, auto=auto, **runner_options)
+        folder = workspace or str(tmp_path_factory.mktemp("workspace"))
+        task = qloop.create_task(runner.run(epic or sample_epic(), folder))
+        runs.append((runner, task))
+        return runner, task
+
+    yield start_run
+    for runner, task in runs:
+        runner.shutdown()
+        task.cancel()
+        while not task.done():
+            QCoreApplication.processEvents()
+        if shiboken6.isValid(runner.session):
+            shiboken6.delete(runner.session)

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import shiboken6
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QTimer
 
-from mma_qt.core.live.session import MmaSession, Rollup, StreamRecord
+from mma_qt.core.live.session import Rollup, StreamRecord
 from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken, PauseGate
 from mma_qt.core.model.domain import Ticket, Tier, stream_id
 from mma_qt.core.model.options import RunOptions
-from mma_qt.core.model.pricing import PricingTable
-from mma_qt.core.model.prompts import sample_epic
-from mma_qt.core.model.status import RunStatus, TicketStatus
+from mma_qt.core.model.status import RunStatus, TicketStatus, ToolPolicy
 from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
     CompletionRequest,
@@ -35,40 +30,6 @@ from mma_qt.core.run.runner import EpicRunner
 
 SCENARIOS = Path(str(bundled("scenarios")))
 RUN_TIMEOUT_MS = 30_000
-
-Start = Callable[..., tuple[EpicRunner, asyncio.Task]]
-
-
-@pytest.fixture
-def start(qloop) -> Iterator[Start]:
-    """Start an epic run on the test's qasync loop; every run is torn down afterwards.
-
-    Teardown shuts the runner down, finishes its task, then destroys the session's C++
-    objects here, in the GUI thread. Left to the garbage collector, a session caught in a
-    reference cycle (asyncio tasks and tracebacks make them) may be destroyed from
-    whichever thread triggers a collection, e.g. a worker of a later test; its hub's
-    active QTimer then stays registered with the GUI thread ("Timers cannot be stopped
-    from another thread") and the next timer event segfaults.
-    """
-    runs: list[tuple[EpicRunner, asyncio.Task]] = []
-
-    def start_run(factory, options: RunOptions | None = None, *, auto: bool = True):
-        session = MmaSession(PricingTable.load(), factory.label)
-        runner = EpicRunner(session, factory, options, auto=auto)
-        # The task only starts once a qtbot wait spins the loop, so callers may still
-        # adjust the runner before that.
-        task = qloop.create_task(runner.run(sample_epic(), "/nonexistent/workspace"))
-        runs.append((runner, task))
-        return runner, task
-
-    yield start_run
-    for runner, task in runs:
-        runner.shutdown()
-        task.cancel()
-        while not task.done():
-            QCoreApplication.processEvents()
-        if shiboken6.isValid(runner.session):
-            shiboken6.delete(runner.session)
 
 
 def finish(qtbot, task, timeout: int = RUN_TIMEOUT_MS) -> RunStatus:
@@ -138,9 +99,14 @@ def test_flaky_worker_is_diagnosed_and_retried_up_the_ladder(qtbot, start):
     text = text_of(runner, Tier.WORKER, "T-003")
     assert "TimeoutError: test runner did not answer" in text
     assert "--- retry 1 on demo-worker-pro ---" in text
-    assert "Taking the QA hint into account: Hint for the retry" in text
+    hint = flaky.qa_hint.removeprefix("Hint for the retry:").strip()
+    assert f"Taking the QA hint into account: {hint}" in text
     assert "TimeoutError" in text_of(runner, Tier.QA, "T-003")
-    assert runner.session.records[stream_id(Tier.WORKER, "T-003")].calls == 2
+    # One model call per round of each attempt: the first failed in its first round, the
+    # retry's last round answered without a tool call.
+    assert not [c for c in flaky.tool_calls if c.attempt == 0]
+    retry_rounds = max(c.round for c in flaky.tool_calls if c.attempt == 1) + 1
+    assert runner.session.records[stream_id(Tier.WORKER, "T-003")].calls == 1 + retry_rounds
     others = [t for t in tickets.values() if t is not flaky]
     assert all((t.retry_count, t.model) == (0, "demo-worker") for t in others)
     assert not any(stream_id(Tier.QA, t.id) in runner.session.records for t in others)
@@ -300,7 +266,8 @@ def test_pause_holds_streams_and_resume_finishes_the_run(qtbot, start):
 # -- approvals ---------------------------------------------------------------------------
 
 def test_spawn_approvals_gate_each_ticket(qtbot, start):
-    runner, task = start(DemoProviderFactory(delay=0), auto=False)
+    # Spawns ask; the workers' tool calls do not (their gate: tests/test_tool_loop.py).
+    runner, task = start(DemoProviderFactory(delay=0), auto=False, policy=ToolPolicy.AUTO)
     approvals = runner.ctx.approvals
     events: list[dict] = []
     runner.session.bus.published.connect(events.append)

@@ -11,10 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mma_qt import PROTOCOL_VERSION, __version__
 
+from ..core.model.status import ToolPolicy
 from ..core.run.approvals import ApprovalError
 from ..core.run.controller import Controller, ControllerError
 from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, LargeResult, RpcError
@@ -36,6 +44,7 @@ def status_document(controller: Controller, *, streams: bool = True) -> dict[str
     """
     status = controller.session.snapshot(streams=streams)
     status["approvals"] = controller.pending_approvals()
+    status["tool_policy"] = str(controller.current_tool_policy)
     return status
 
 
@@ -72,12 +81,37 @@ class _GetStream(_Params):
 class _Resolve(_Params):
     key: str | None = None
     all: bool = False
+    #: approve: the user's version of the call's editable argument (one key only).
+    edited: str | None = None
+    #: reject: why (the model reads it).
+    reason: str = ""
 
     @model_validator(mode="after")
     def _one_of_key_or_all(self) -> _Resolve:
         if (self.key is None) == (not self.all):
             raise ValueError('give either "key" or "all": true')
+        if self.edited is not None and self.key is None:
+            raise ValueError('"edited" goes with one "key"')
         return self
+
+
+class _Ticket(_Params):
+    ticket_id: str
+
+
+class _Track(_Params):
+    track_id: str
+
+
+class _Policy(_Params):
+    policy: str
+
+    @field_validator("policy")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in {p.value for p in ToolPolicy}:
+            raise ValueError("one of: " + ", ".join(p.value for p in ToolPolicy))
+        return value
 
 
 class _Name(_Params):
@@ -110,6 +144,10 @@ class AppHookApi:
             "get_approvals": self._get_approvals,
             "approve": self._approve,
             "reject": self._reject,
+            "set_tool_policy": self._set_tool_policy,
+            "get_tool_calls": self._get_tool_calls,
+            "get_changes": self._get_changes,
+            "merge_track": self._merge_track,
             "click": self._click,
             "set_value": self._set_value,
             "get_value": self._get_value,
@@ -205,19 +243,20 @@ class AppHookApi:
         }
         return LargeResult(result) if len(text) > LARGE_TEXT_CHARS else result
 
-    def _get_approvals(self, params: dict[str, Any]) -> list[dict[str, str]]:
+    def _get_approvals(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self._parse(_NoParams, params)
         return self.controller.pending_approvals()
 
     def _resolve(self, params: dict[str, Any], approved: bool) -> dict[str, Any]:
         p = self._parse(_Resolve, params)
+        reason = "" if approved else p.reason
         if p.key is None:  # all: every request pending now
             keys = [a["key"] for a in self.controller.pending_approvals()]
             for key in keys:
-                self.controller.resolve_approval(key, approved)
+                self.controller.resolve_approval(key, approved, reason=reason)
             return {"keys": keys, "approved": approved}
         try:
-            self.controller.resolve_approval(p.key, approved)
+            self.controller.resolve_approval(p.key, approved, edited=p.edited, reason=reason)
         except ApprovalError as exc:
             raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
         return {"key": p.key, "approved": approved}
@@ -227,6 +266,29 @@ class AppHookApi:
 
     def _reject(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._resolve(params, False)
+
+    def _set_tool_policy(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_Policy, params)
+        return {"policy": str(self.controller.set_tool_policy(p.policy))}
+
+    def _get_tool_calls(self, params: dict[str, Any]) -> list[dict[str, Any]] | LargeResult:
+        p = self._parse(_Ticket, params)
+        calls = self.controller.tool_calls(p.ticket_id)
+        size = sum(len(c["result"]) for c in calls)
+        return LargeResult(calls) if size > LARGE_TEXT_CHARS else calls
+
+    def _get_changes(self, params: dict[str, Any]) -> list[dict[str, str]] | LargeResult:
+        p = self._parse(_Ticket, params)
+        changes = self.controller.changes(p.ticket_id)
+        size = sum(len(c["diff"]) for c in changes)
+        return LargeResult(changes) if size > LARGE_TEXT_CHARS else changes
+
+    def _merge_track(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Checked at once (refusals are -32000); the merge itself runs in a worker thread
+        and a ``merge`` event tells how it ended (``merged`` or ``refused`` with why)."""
+        p = self._parse(_Track, params)
+        self.controller.start_merge(p.track_id)
+        return {"merging": True, "track_id": p.track_id}
 
     def _click(self, params: dict[str, Any]) -> dict[str, Any]:
         p = self._parse(_Name, params)

@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..model.domain import Ticket, Tier, Track, stream_id
+from ..model.domain import Ticket, Tier, ToolCallRecord, Track, stream_id
 from ..model.pricing import PricingTable
 from ..model.status import RowStatus, RunStatus, StreamStatus, TicketStatus
 from ..model.usage import Usage, estimate_tokens_for_length, sum_usage
@@ -313,6 +313,28 @@ class MmaSession(QObject):
             error=ticket.error,
             retry_count=ticket.retry_count,
             model=ticket.model,
+            commit=ticket.commit,
+        )
+
+    def tool_call(self, ticket: Ticket, record: ToolCallRecord) -> None:
+        """A tool call of ``ticket`` was made (a new record), waits for approval, or ran.
+
+        Keeps the record on the ticket and publishes a ``tool`` event.
+        """
+        if not any(r is record for r in ticket.tool_calls):
+            ticket.tool_calls.append(record)
+        self.bus.publish(
+            "tool",
+            ticket_id=ticket.id,
+            index=record.index,
+            tier=record.tier.label,
+            name=record.name,
+            description=record.description,
+            state=str(record.state),
+            decision=str(record.decision),
+            approval_key=record.approval_key,
+            ok=record.ok,
+            summary=record.summary,
         )
 
     # -- read side -------------------------------------------------------------------

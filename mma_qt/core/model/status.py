@@ -72,6 +72,43 @@ class StreamStatus(_Status):
 RowStatus = StreamStatus | TicketStatus
 
 
+class ToolPolicy(_Status):
+    """Which mutating tool calls a run approves without asking (per run, switchable).
+
+    ``ask``: every one waits for the user; ``auto-edits``: edits to the ticket's
+    ``target_files`` are approved at once, commands and other paths ask; ``auto``:
+    everything is approved at once (``--auto``, ``start_epic {auto: true}``).
+    """
+
+    ASK = "ask"
+    AUTO_EDITS = "auto-edits"
+    AUTO = "auto"
+
+
+class ToolDecision(_Status):
+    """How one tool call of a ticket was decided (``get_tool_calls``' ``decision``)."""
+
+    #: A mutating call waiting for the user.
+    PENDING = "pending"
+    #: A read-only call: no approval needed.
+    READ_ONLY = "read_only"
+    #: Approved by the run's tool policy, without asking.
+    AUTO = "auto"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    #: Never asked: the call would fail anyway (malformed, bad arguments, a path outside).
+    REFUSED = "refused"
+
+
+class ToolCallState(_Status):
+    """Where one tool call is (the ``tool`` event's ``state``)."""
+
+    REQUESTED = "requested"
+    #: Waiting for the user's approval.
+    WAITING = "waiting"
+    RAN = "ran"
+
+
 class McpServerState(_Status):
     """A user's MCP server during a run (``mma_qt.core.tools.mcp``), for the Settings page."""
 

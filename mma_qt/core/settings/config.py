@@ -34,6 +34,12 @@ Example::
     [providers.ollama]
     base_url = "http://gpu-box:11434/v1"
 
+    [tools]
+    policy = "ask"                  # ask | auto-edits | auto: which tool calls need approval
+    max_tool_rounds = 30            # model rounds with tool calls per attempt, at most
+    max_command_timeout_s = 600     # the longest timeout run_command may ask for
+    allow_network = false           # commands reach the network (under bubblewrap)
+
     [mcp.servers.github]            # an MCP server whose tools workers may call
     command = ["npx", "-y", "@modelcontextprotocol/server-github"]
     env = { GITHUB_TOKEN = "${GITHUB_TOKEN}" }
@@ -69,6 +75,7 @@ from pydantic import (
 from ..model.domain import Tier
 from ..model.options import RunOptions
 from ..model.pricing import PricingTable
+from ..model.status import ToolPolicy
 from ..providers.catalog import DEMO, PROVIDER_NAMES, known_providers
 
 log = logging.getLogger(__name__)
@@ -220,6 +227,18 @@ class McpConfig(_Strict):
         return value
 
 
+class ToolsConfig(_Strict):
+    """``[tools]``: the gate and the limits of the workers' tools."""
+
+    #: ``ask``: every mutating call waits for approval; ``auto-edits``: edits of a
+    #: ticket's target files do not; ``auto``: nothing does.
+    policy: ToolPolicy = RunOptions().tool_policy
+    max_tool_rounds: int = Field(default=RunOptions().max_tool_rounds, ge=1, le=1000)
+    max_command_timeout_s: float = Field(default=RunOptions().max_command_timeout_s, gt=0,
+                                         le=86_400)
+    allow_network: bool = RunOptions().allow_network
+
+
 class Config(_Strict):
     #: ``"demo"``: every tier on the offline demo (as ``--provider demo``); the tiers'
     #: providers and models then apply only when ``--provider`` names a real one.
@@ -232,6 +251,7 @@ class Config(_Strict):
     pricing_file: Path | None = None
     tiers: TiersConfig = Field(default_factory=TiersConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
 
     @field_validator("provider")
@@ -345,8 +365,11 @@ def describe_errors(source: Path | str, exc: ValidationError) -> str:
 
 def run_options(config: Config, max_workers: int | None = None) -> RunOptions:
     """The conductor's options from the config (``max_workers`` from the command line wins)."""
+    tools = config.tools
     return RunOptions(
-        max_workers=max_workers or config.max_workers, max_retries=config.max_retries
+        max_workers=max_workers or config.max_workers, max_retries=config.max_retries,
+        tool_policy=tools.policy, max_tool_rounds=tools.max_tool_rounds,
+        max_command_timeout_s=tools.max_command_timeout_s, allow_network=tools.allow_network,
     )
 
 
