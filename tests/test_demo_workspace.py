@@ -13,6 +13,7 @@ from mma_qt.app import demo_workspace, say_where_the_demo_is
 from mma_qt.arguments import EXIT_USAGE, parse_args
 
 from .helpers import app_env, assert_quiet
+from .test_demo_workers import MODULE, run_suite
 
 
 @pytest.fixture
@@ -75,4 +76,26 @@ def test_demo_command_runs_in_a_fresh_folder_and_names_it_last(tmp_path: Path) -
     last = result.stderr.rstrip("\n").splitlines()[-1]
     (fresh,) = temp.glob("mma-qt-demo-*")
     assert last == f"mma-qt: the demo's files are in {fresh.resolve()}"
+    assert list(cwd.iterdir()) == []
+
+
+def test_demo_leaves_a_working_module_and_its_passing_tests(tmp_path: Path) -> None:
+    """`mma-qt --demo` on a fresh folder leaves a module and its passing tests, exit 0."""
+    cwd, temp, home = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "home"
+    for folder in (cwd, temp, home):
+        folder.mkdir()
+    env = {**app_env(tmp_path), "TMPDIR": str(temp), "HOME": str(home)}
+    result = subprocess.run(
+        [sys.executable, "-m", "mma_qt", "--demo", "--demo-delay", "0"], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert_quiet(result.stderr)
+    (fresh,) = temp.glob("mma-qt-demo-*")
+    assert result.stderr.rstrip("\n").splitlines()[-1] == (
+        f"mma-qt: the demo's files are in {fresh.resolve()}")
+    for path in MODULE:
+        assert (fresh / path).is_file(), path
+    suite = run_suite(fresh)
+    assert suite.returncode == 0 and "Ran 16 tests" in suite.stderr, suite.stderr
     assert list(cwd.iterdir()) == []
