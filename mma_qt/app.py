@@ -197,7 +197,7 @@ async def _run(args: argparse.Namespace, panel: QtLogHandler) -> int:
     parts = _assemble_app(args, panel)
     session, controller, window, hook = parts.session, parts.controller, parts.window, parts.hook
     if args.workspace:
-        window.workspace_edit.setText(args.workspace)
+        window.set_workspace(args.workspace)
     _say(f"hook listening on {hook.path}")
 
     if args.offscreen or args.exit_when_done:

@@ -129,7 +129,7 @@ def test_stream_view_keeps_following_when_it_is_resized(qtbot: Any) -> None:
 
 def test_geometry_is_kept_in_qsettings(demo_app: AppParts, qtbot: Any, tmp_path: Path) -> None:
     demo_app.window.resize(710, 410)  # within the offscreen screen (800x600)
-    demo_app.window.workspace_edit.setText(str(tmp_path))
+    demo_app.window.set_workspace(str(tmp_path))
     demo_app.window.close()
     settings = QSettings()
     assert settings.value("window/geometry") is not None
@@ -140,7 +140,7 @@ def test_geometry_is_kept_in_qsettings(demo_app: AppParts, qtbot: Any, tmp_path:
     )
     try:
         assert again.window.size().width() == 710
-        assert again.window.workspace_edit.text() == str(tmp_path)
+        assert again.window.field_value("workspace") == str(tmp_path)
     finally:
         again.window.close()
         again.hook.close()
