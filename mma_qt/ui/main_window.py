@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
             log.warning("settings not applied: %s", message)
             self.statusBar().showMessage(message, 10000)
             return
-        self.controller.reconfigure(factory, run_options(config))
+        self.controller.reconfigure(factory, run_options(config), mcp=config.mcp.servers)
         self._show_provider()
         self.statusBar().showMessage(f"Next run uses {factory.label}", 6000)
 
@@ -225,10 +225,10 @@ class MainWindow(QMainWindow):
         self.closed.emit()
 
     # -- actions -------------------------------------------------------------------------
-    def _guard(self, what: str, fn: Callable[..., object], *args: Any) -> None:
+    def _guard(self, what: str, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
         """Run a controller call; a refusal is shown in the status bar and logged."""
         try:
-            fn(*args)
+            fn(*args, **kwargs)
         except (ControllerError, ApprovalError) as exc:
             reason = exc.args[0] if exc.args else exc
             log.warning("%s: %s", what, reason)
@@ -276,14 +276,12 @@ class MainWindow(QMainWindow):
 
     @Slot(str, object)
     def _on_approve_requested(self, key: str, edited: object) -> None:
-        # Issue 10: the controller takes the edited text (``edited``, None when unedited)
-        # once resolve_approval has the keyword; until then no approval is editable.
-        self._guard("Approve", self.controller.resolve_approval, key, True)
+        text = edited if isinstance(edited, str) else None  # None: approved as proposed
+        self._guard("Approve", self.controller.resolve_approval, key, True, edited=text)
 
     @Slot(str, str)
     def _on_reject_requested(self, key: str, reason: str) -> None:
-        # Issue 10: the reason reaches the model once resolve_approval takes it.
-        self._guard("Reject", self.controller.resolve_approval, key, False)
+        self._guard("Reject", self.controller.resolve_approval, key, False, reason=reason)
 
     # -- the window's public face (the hook drives it through these, never its widgets) --
     def start(self, epic: str | None = None, workspace: str | None = None) -> None:
