@@ -4,71 +4,72 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import logging.handlers
 import os
 import signal
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import platformdirs
+from typing import TYPE_CHECKING
 
 from . import __version__
+from .arguments import EXIT_USAGE, StartupError, check_args, parse_args, write_report
+from .core.model.status import RunStatus
+
+if TYPE_CHECKING:
+    from .ui.log_panel import QtLogHandler
+    from .wiring import AppParts
 
 log = logging.getLogger("mma_qt")
 
-EXIT_CODES = {"done": 0, "failed": 1, "cancelled": 130}
+EXIT_CODES: dict[str, int] = {RunStatus.DONE: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 130}
+#: The run ended but ``--report`` could not be written.
+EXIT_REPORT = 3
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="mma-qt",
-        description="Control room for a four-tier team of LLM agents that plans and writes "
-        "software.",
-    )
-    parser.add_argument("--version", action="version", version=f"mma-qt {__version__}")
-    parser.add_argument("--demo", action="store_true",
-                        help="run the sample epic on the offline demo provider and exit when "
-                        "done (same as --provider demo --epic <sample> --auto --exit-when-done)")
-    parser.add_argument("--provider", default=None,
-                        help="provider for every tier: demo, anthropic, openai, gemini, or an "
-                        "OpenAI-compatible preset (deepseek, openrouter, ollama, llamacpp, "
-                        "vllm, lmstudio). Default: the configuration, falling back to demo "
-                        "when no API key is configured")
-    parser.add_argument("--demo-delay", type=float, default=0.02, metavar="SECONDS",
-                        help="demo provider pause between chunks (0 = full speed)")
-    parser.add_argument("--scenario", type=Path, default=None,
-                        help="demo provider scenario file (TOML) scripting failures")
-    parser.add_argument("--hook", default=None, metavar="NAME_OR_PATH",
-                        help="hook socket name or path (default: $MMA_QT_HOOK, else per user)")
-    parser.add_argument("--workspace", default="", help="workspace folder (default: cwd)")
-    parser.add_argument("--epic", default=None, metavar="TEXT", help="start this epic at once")
-    parser.add_argument("--auto", action="store_true", help="no approval gates")
-    parser.add_argument("--max-workers", type=int, default=None, metavar="N",
-                        help="Tier 3 workers at once (default: config, 4)")
-    parser.add_argument("--exit-when-done", action="store_true",
-                        help="quit when the run ends; exit code 0 done, 1 failed, 130 cancelled")
-    parser.add_argument("--report", type=Path, default=None, metavar="FILE",
-                        help="write the final get_mma_status JSON to FILE")
-    parser.add_argument("--offscreen", action="store_true",
-                        help="run without showing a window (as on a machine without display)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO to stderr")
-    args = parser.parse_args(argv)
-    if args.demo:
-        args.provider = args.provider or "demo"
-        args.auto = True
-        args.exit_when_done = True
-        if args.epic is None:
-            from .core.model.prompts import sample_epic
+@dataclass(slots=True)
+class ExitState:
+    """What decides the exit code, gathered while the app runs."""
 
-            args.epic = sample_epic()
-    if args.max_workers is not None and args.max_workers < 1:
-        parser.error("--max-workers must be at least 1")
-    if args.demo_delay < 0:
-        parser.error("--demo-delay must be 0 or more")
-    return args
+    exit_when_done: bool
+    status: str | None = None
+    signal: int | None = None
+    report_failed: bool = False
+
+    def code(self) -> int:
+        """128 + signal number; else 3 for a report not written; else, with
+        ``--exit-when-done``, the run's outcome; else 0 (the user closed the window)."""
+        if self.signal is not None:
+            return 128 + self.signal
+        if self.report_failed:
+            return EXIT_REPORT
+        if self.exit_when_done and self.status is not None:
+            return EXIT_CODES.get(self.status, 1)
+        return 0
+
+
+def demo_workspace(args: argparse.Namespace) -> Path | None:
+    """``--demo`` without ``--workspace``: a fresh folder for the run (kept after exit).
+
+    The demo's workers write files, so it never runs in the user's current folder.
+    Returns the folder created, or None when none was needed.
+    """
+    if not args.demo or args.workspace:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="mma-qt-demo-"))
+    args.workspace = str(folder)
+    return folder
+
+
+def say_where_the_demo_is(args: argparse.Namespace, fresh: Path | None, code: int) -> None:
+    """The last line of a ``--demo`` run: where its files are. A fresh folder that a failed
+    start left empty is removed instead."""
+    if fresh is not None and code == EXIT_USAGE and not any(fresh.iterdir()):
+        fresh.rmdir()
+        return
+    folder = Path(args.workspace).expanduser().resolve()
+    print(f"mma-qt: the demo's files are in {folder}", file=sys.stderr, flush=True)
 
 
 def _has_display() -> bool:
@@ -77,43 +78,21 @@ def _has_display() -> bool:
     return True
 
 
-def _setup_logging(verbose: bool) -> logging.Handler:
-    """stderr (warnings, or INFO with -v) and a rotating log file in the user log folder."""
-    from .ui.log_panel import QtLogHandler
-
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("mma-qt: %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(console)
-    log_dir = Path(platformdirs.user_log_dir("mma-qt"))
-    try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            log_dir / "mma-qt.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-        )
-    except OSError as exc:
-        log.warning("cannot write the log file in %s: %s", log_dir, exc)
-    else:
-        file_handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
-        root.addHandler(file_handler)
-    panel = QtLogHandler(logging.INFO)
-    root.addHandler(panel)
-    return panel
-
-
-def write_report(path: Path, status: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(status, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        check_args(args)
+    except StartupError as exc:
+        print(f"mma-qt: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    fresh = demo_workspace(args)
+    code = _main(args)
+    if args.demo:
+        say_where_the_demo_is(args, fresh, code)
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.offscreen or (not _has_display() and not os.environ.get("QT_QPA_PLATFORM")):
         if not args.offscreen:
             print("mma-qt: no display available; running offscreen (progress below)",
@@ -125,13 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from .console import QtMessageLogger, setup_logging
+    from .ui.log_panel import QtLogHandler
+
+    setup_logging(args.verbose)
+    qt_messages = QtMessageLogger()
+    qt_messages.install()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setOrganizationName("mma-qt")
     app.setApplicationName("mma-qt")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
-    panel = _setup_logging(args.verbose)
+    panel = QtLogHandler(logging.INFO)
+    logging.getLogger().addHandler(panel)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -140,108 +126,124 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except StartupError as exc:
         print(f"mma-qt: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        qt_messages.uninstall()
 
 
-class StartupError(RuntimeError):
-    pass
+def _say(message: str) -> None:
+    print(f"mma-qt: {message}", file=sys.stderr, flush=True)
 
 
-async def _run(args: argparse.Namespace, panel: Any) -> int:
-    from PySide6.QtCore import QTimer
-
+def _assemble_app(args: argparse.Namespace, panel: QtLogHandler) -> AppParts:
+    """Config, provider, pricing and the app's objects; StartupError says what is wrong."""
     from .core.model.pricing import PricingError
     from .core.providers.demo import ScenarioError
-    from .core.run.controller import ControllerError
     from .core.settings.config import ConfigError, load_pricing, read_config, run_options
-    from .hooks.protocol import resolve_hook_address
     from .hooks.server import HookServerError
-    from .progress import ProgressPrinter
     from .wiring import NoKeyError, assemble, make_provider_factory
-
-    def say(message: str) -> None:
-        print(f"mma-qt: {message}", file=sys.stderr, flush=True)
 
     try:
         config, warnings = read_config()
         for warning in warnings:
             log.warning("%s", warning)
-        factory = make_provider_factory(args, config, say=say)
+        factory = make_provider_factory(args, config, say=_say)
         pricing = load_pricing(config)
     except (ConfigError, ScenarioError, PricingError, NoKeyError, ValueError) as exc:
         raise StartupError(str(exc)) from exc
-    say(f"provider: {factory.label}")
+    _say(f"provider: {factory.label}")
     try:
-        parts = assemble(
+        return assemble(
             factory,
             pricing,
             run_options(config, args.max_workers),
             auto=args.auto,
-            hook_address=resolve_hook_address(args.hook),
+            hook_address=args.hook_address,
             log_handler=panel,
             config=config,
         )
     except HookServerError as exc:
         raise StartupError(str(exc)) from exc
+
+
+def _report_finished(args: argparse.Namespace, parts: AppParts, state: ExitState,
+                     status: str) -> None:
+    """The run ended: the summary line, the report; the window closes if asked to."""
+    from .ui.hook_api import status_document
+
+    state.status = status
+    totals = parts.session.totals()
+    _say(f"finished {status}: {len(parts.session.tickets)} tickets, "
+         f"in {totals.usage.input} out {totals.usage.output} tokens")
+    if args.report is not None:
+        try:
+            write_report(args.report, status_document(parts.controller))
+        except (OSError, TypeError, ValueError) as exc:
+            state.report_failed = True
+            reason = getattr(exc, "strerror", None) or str(exc)
+            log.error("cannot write the report to %s: %s", args.report, reason, exc_info=exc)
+        else:
+            _say(f"report written to {args.report}")
+
+
+async def _run(args: argparse.Namespace, panel: QtLogHandler) -> int:
+    from PySide6.QtCore import QTimer
+
+    from .core.run.controller import ControllerError
+    from .progress import ProgressPrinter
+
+    parts = _assemble_app(args, panel)
     session, controller, window, hook = parts.session, parts.controller, parts.window, parts.hook
     if args.workspace:
-        window.workspace_edit.setText(args.workspace)
-    print(f"mma-qt: hook listening on {hook.path}", file=sys.stderr, flush=True)
+        window.set_workspace(args.workspace)
+    _say(f"hook listening on {hook.path}")
 
     if args.offscreen or args.exit_when_done:
         session.bus.published.connect(ProgressPrinter(sys.stderr, window).on_event)
 
-    loop = asyncio.get_running_loop()
-    closed: asyncio.Future[int] = loop.create_future()
-    exit_code = 0
+    state = ExitState(args.exit_when_done)
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_closed() -> None:
         if not closed.done():
-            closed.set_result(exit_code)
+            closed.set_result(None)
 
     def on_finished(status: str) -> None:
-        nonlocal exit_code
-        totals = session.totals()
-        print(
-            f"mma-qt: finished {status}: {len(session.tickets)} tickets, "
-            f"in {totals.usage.input} out {totals.usage.output} tokens",
-            file=sys.stderr, flush=True,
-        )
-        if args.report is not None:
-            write_report(args.report, session.snapshot())
-            print(f"mma-qt: report written to {args.report}", file=sys.stderr, flush=True)
-        if args.exit_when_done:
-            exit_code = EXIT_CODES.get(status, 1)
+        _report_finished(args, parts, state, status)
+        if args.exit_when_done and not closed.done():
             window.close()
 
     window.closed.connect(on_closed)
     controller.finished.connect(on_finished)
 
-    # Ctrl+C / SIGTERM close the window like the user would. A short timer lets Python run
-    # signal handlers while Qt's loop is in C++.
+    # Ctrl+C / SIGTERM close the window like the user would; the exit code says which
+    # signal it was. A short timer lets Python run signal handlers while Qt's loop is in C++.
     def on_signal(signum: int, frame: object) -> None:
-        nonlocal exit_code
-        exit_code = 128 + signum
-        QTimer.singleShot(0, window.close)
+        if state.signal is None:
+            state.signal = signum
+        if not closed.done():
+            QTimer.singleShot(0, window.close)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     ticker = QTimer(window)
     ticker.start(200)
-
-    window.show()
-    if args.epic:
-        try:
-            window.start(args.epic, args.workspace or None)
-        except ControllerError as exc:
-            hook.close()
-            raise StartupError(str(exc)) from exc
     try:
-        return await closed
+        window.show()
+        if args.epic is not None:
+            try:
+                window.start(args.epic, args.workspace or None)
+            except ControllerError as exc:
+                raise StartupError(str(exc)) from exc
+        await closed
     finally:
+        # The run ends (and says so) before its owner goes: nothing is emitted on a
+        # deleted object, and no callback outlives the loop.
+        await controller.aclose()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         hook.close()
-        await controller.wait_stopped()  # closing cancelled the run: it ends before its window
+        ticker.stop()
         window.deleteLater()
+    return state.code()

@@ -6,6 +6,9 @@ from typing import Any, TextIO
 
 from PySide6.QtCore import QObject, Slot
 
+from .core.model.domain import Tier
+from .core.model.status import StreamStatus, TicketStatus
+
 
 def format_event(event: dict[str, Any]) -> str | None:
     kind = event.get("type")
@@ -19,13 +22,16 @@ def format_event(event: dict[str, Any]) -> str | None:
         )
     if kind == "ticket":
         detail = ""
-        if event.get("status") == "in_progress":
+        if event.get("status") == TicketStatus.IN_PROGRESS:
             detail = f" on {event.get('model')}"
         elif event.get("error"):
             detail = f": {event['error']}"
         elif event.get("blocked_reason"):
             detail = f": {event['blocked_reason']}"
         return f"ticket {event['ticket_id']} {event['status']}{detail}"
+    if (kind == "stream" and event.get("tier") == Tier.QA.label
+            and event.get("status") == StreamStatus.RUNNING):
+        return f"QA diagnosing {event['ticket_id']} ({event.get('model')})"
     if kind == "approval" and event.get("state") == "requested":
         return f"approval needed: {event['kind']} {event['ticket_id']} (key {event['key']})"
     return None

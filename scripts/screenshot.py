@@ -139,7 +139,7 @@ async def shoot(out: Path) -> None:
         finally:
             window.close()
             parts.hook.close()
-            await parts.controller.wait_stopped()  # the cancelled run ends before its window
+            await parts.controller.aclose()  # the cancelled run ends before its window
             window.deleteLater()
             logging.getLogger().removeHandler(handler)
 

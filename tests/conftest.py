@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
@@ -20,6 +20,7 @@ import keyring.errors
 import PySide6.QtCore  # noqa: F401  - PySide6 must be imported before qasync
 import pytest
 import qasync
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QSettings
 from pytestqt.qtbot import QtBot
 
@@ -123,12 +124,14 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
-def demo_app(qtbot: QtBot, qloop: object, request: pytest.FixtureRequest) -> AppParts:
+def demo_app(
+    qtbot: QtBot, qloop: object, request: pytest.FixtureRequest
+) -> Iterator[AppParts]:
     """The real window, session, controller and hook on the demo provider.
 
     Parametrize indirectly with the demo delay (default 0: full speed). After the test,
-    qtbot closes the window (which stops the run) and deletes it with its children, the
-    hook server among them, on the GUI thread.
+    the window is closed (which stops the run), the run is awaited as the app does, and
+    the window is deleted with its children, the hook server among them, on the GUI thread.
     """
     from mma_qt.core.model.options import RunOptions
     from mma_qt.core.model.pricing import PricingTable
@@ -144,6 +147,64 @@ def demo_app(qtbot: QtBot, qloop: object, request: pytest.FixtureRequest) -> App
         auto=True,
         hook_address=short_socket_path(),
     )
-    qtbot.addWidget(parts.window)
     parts.window.show()
-    return parts
+    yield parts
+    close_app(parts, qtbot)
+
+
+def close_app(parts: AppParts, qtbot: QtBot) -> None:
+    """End the app as ``mma-qt`` does: closing the window stops the run, which ends (and
+    says so, ``Controller.aclose``) before the window and its children (session,
+    controller, hook server) are deleted, here on the GUI thread."""
+    if not shiboken6.isValid(parts.window):
+        return
+    parts.window.close()
+    closing = asyncio.ensure_future(parts.controller.aclose())
+    qtbot.waitUntil(closing.done, timeout=10_000)
+    closing.result()
+    parts.hook.close()
+    parts.window.deleteLater()
+
+
+@pytest.fixture
+def start(qloop: asyncio.AbstractEventLoop,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start an epic run on the test's qasync loop; every run is torn down afterwards.
+
+    ``start(factory, options=None, *, auto=True, workspace=None, **runner_options)`` (e.g.
+    ``policy=``, ``mcp=``) returns the runner and its task; the workspace is a new empty
+    folder unless one is given. The task only starts once a qtbot wait spins the loop, so callers
+    may still adjust the runner before that.
+
+    Teardown shuts the runner down, finishes its task, then destroys the session's C++
+    objects here, in the GUI thread. Left to the garbage collector, a session caught in a
+    reference cycle (asyncio tasks and tracebacks make them) may be destroyed from
+    whichever thread triggers a collection, e.g. a worker of a later test; its hub's
+    active QTimer then stays registered with the GUI thread ("Timers cannot be stopped
+    from another thread") and the next timer event segfaults.
+    """
+    from mma_qt.core.live.session import MmaSession
+    from mma_qt.core.model.pricing import PricingTable
+    from mma_qt.core.model.prompts import sample_epic
+    from mma_qt.core.run.runner import EpicRunner
+
+    runs: list[tuple[EpicRunner, asyncio.Task[Any]]] = []
+
+    def start_run(factory: Any, options: Any = None, *, auto: bool = True,
+                  workspace: str | None = None, epic: str | None = None,
+                  **runner_options: Any) -> tuple[EpicRunner, asyncio.Task[Any]]:
+        session = MmaSession(PricingTable.load(), factory.label)
+        runner = EpicRunner(session, factory, options, auto=auto, **runner_options)
+        folder = workspace or str(tmp_path_factory.mktemp("workspace"))
+        task = qloop.create_task(runner.run(epic or sample_epic(), folder))
+        runs.append((runner, task))
+        return runner, task
+
+    yield start_run
+    for runner, task in runs:
+        runner.shutdown()
+        task.cancel()
+        while not task.done():
+            QCoreApplication.processEvents()
+        if shiboken6.isValid(runner.session):
+            shiboken6.delete(runner.session)

@@ -1,9 +1,14 @@
-"""Shared test helpers: short socket paths, running blocking clients off the GUI thread."""
+"""Shared test helpers: short socket paths, blocking clients off the GUI thread, app processes."""
 
 from __future__ import annotations
 
+import os
+import queue
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -29,3 +34,93 @@ def run_off_gui_thread(qtbot: Any, fn: Callable[[], T], timeout_ms: int = 60_000
 
 def worker_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("mma-worker") and t.is_alive()]
+
+
+#: What an orderly app never prints: a traceback, or an asyncio callback that failed (as
+#: one emitting on a deleted Qt object does).
+NOISE = ("Traceback", "Exception in callback", "Signal source has been deleted")
+
+
+def assert_quiet(stderr: str) -> None:
+    for noise in NOISE:
+        assert noise not in stderr, stderr
+
+
+def slow_first_ticket(folder: Path) -> Path:
+    """A demo scenario whose T-001 streams slowly: at ``--demo-delay 0`` the plans arrive
+    at once, then a worker runs long enough to be interrupted mid-stream."""
+    path = folder / "slow-first-ticket.toml"
+    path.write_text("[tickets.T-001]\ndelay = 0.5\n", encoding="utf-8")
+    return path
+
+
+def app_env(folder: Path) -> dict[str, str]:
+    """Environment for an ``mma-qt`` subprocess: offscreen, with its own private runtime,
+    config, log and hook, so it never touches (or collides with) a real profile."""
+    runtime = folder / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    return {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(runtime),
+        "XDG_CONFIG_HOME": str(folder / "config"),
+        "XDG_STATE_HOME": str(folder / "state"),
+        "XDG_DATA_HOME": str(folder / "data"),
+        "MMA_QT_HOOK": short_socket_path(),
+    }
+
+
+class AppProcess:
+    """``python -m mma_qt ARGS`` with its stderr read line by line on a thread, so a test
+    waits for a given line (never for a time) and can still read everything at the end."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.hook = env["MMA_QT_HOOK"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mma_qt", *args], env=env, cwd=cwd,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, name="test-stderr", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def expect(self, text: str, timeout: float = 60) -> str:
+        """Read stderr until a line containing ``text``; fail at end of output or timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} in {timeout} s:\n" +
+                                     "\n".join(self.lines)) from None
+            if line is None:
+                raise AssertionError(f"stderr ended without {text!r}:\n" + "\n".join(self.lines))
+            self.lines.append(line)
+            if text in line:
+                return line
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for the exit; the exit code and the whole of stderr."""
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            self.kill()
+        self._reader.join(timeout)
+        while not self._queue.empty():
+            line = self._queue.get_nowait()
+            if line is not None:
+                self.lines.append(line)
+        return code, "".join(f"{line}\n" for line in self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -18,7 +18,15 @@ from mma_qt.core.model.prompts import sample_epic
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.wiring import AppParts
 
-from .helpers import FINAL, run_off_gui_thread, short_socket_path, worker_threads
+from .helpers import (
+    FINAL,
+    AppProcess,
+    app_env,
+    assert_quiet,
+    run_off_gui_thread,
+    slow_first_ticket,
+    worker_threads,
+)
 
 
 def assert_complete_run(status: dict[str, Any]) -> None:
@@ -74,53 +82,46 @@ def _mma_qt_command() -> list[str]:
 
 def test_command_line_run_writes_the_report(tmp_path: Path) -> None:
     report = tmp_path / "out.json"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(
         [*_mma_qt_command(), "--provider", "demo", "--demo-delay", "0",
          "--epic", sample_epic(), "--workspace", str(tmp_path), "--auto",
-         "--exit-when-done", "--report", str(report), "--hook", short_socket_path()],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+         "--exit-when-done", "--report", str(report)],
+        capture_output=True, text=True, timeout=120, env=app_env(tmp_path), check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "mma-qt: hook listening on " in result.stderr
+    assert_quiet(result.stderr)
     assert_complete_run(json.loads(report.read_text(encoding="utf-8")))
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 @pytest.mark.ui
-def test_closing_the_window_mid_run_exits_promptly_and_cleanly(tmp_path: Path) -> None:
-    """Acceptance 6: closing the window during a run exits within 2 s, with no error.
+def test_closing_the_window_mid_run_exits_promptly(tmp_path: Path) -> None:
+    """Acceptance 6: closing the window during a run exits within 2 s, quietly.
 
     The app runs on the tests' Qt platform (conftest sets it): a real window under xcb.
     """
-    sock = short_socket_path()
-    proc = subprocess.Popen(
-        [*_mma_qt_command(), "--provider", "demo", "--demo-delay", "0.05",
-         "--epic", sample_epic(), "--workspace", str(tmp_path), "--auto", "--hook", sock],
-        stderr=subprocess.PIPE, text=True,
+    env = {**app_env(tmp_path), "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]}
+    app = AppProcess(
+        ["--provider", "demo", "--demo-delay", "0", "--scenario", str(slow_first_ticket(tmp_path)),
+         "--epic", sample_epic(), "--workspace", str(tmp_path), "--auto"],
+        env, tmp_path,
     )
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if "hook listening on" in line:
-                break
-        with ApiHookClient(sock) as client:
+        app.expect("hook listening on")
+        with ApiHookClient(app.hook) as client:
             client.wait_for(
                 lambda s: any(t["status"] == "in_progress" for t in s["tickets"]),
                 60, types=["ticket"],
             )
             client.click("close")
         closed_at = time.monotonic()
-        returncode = proc.wait(timeout=10)
+        returncode, stderr = app.finish(timeout=10)
         assert time.monotonic() - closed_at < 2.0
-        assert returncode == 0
-        # The cancelled run ends before its window is deleted: nothing fails on the way out.
-        assert "Traceback" not in proc.stderr.read()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        app.kill()
+    assert returncode == 0, stderr
+    assert_quiet(stderr)
 
 
 @pytest.mark.ui
@@ -139,3 +140,5 @@ def test_closing_the_window_stops_every_worker_thread(
     assert worker_threads() == []
     qtbot.waitUntil(lambda: demo_app.session.status == "cancelled", timeout=2000)
     assert not demo_app.controller.busy
+    # The run ended in order: no ticket is left "in progress" by a cancelled task.
+    assert all(t.status.is_final for t in demo_app.session.tickets.values())

@@ -26,7 +26,8 @@ PROVIDERS = CORE / "providers"
 WIDGET_IMPORTS = ("PySide6.QtWidgets", "PySide6.QtGui", "mma_qt.ui")
 #: Never loaded by the pure rooms.
 QT_IMPORTS = ("PySide6", "shiboken6", "qasync")
-PURE_ROOMS = ("mma_qt.core.model", "mma_qt.core.settings", "mma_qt.core.providers")
+PURE_ROOMS = ("mma_qt.core.model", "mma_qt.core.settings", "mma_qt.core.providers",
+              "mma_qt.core.tools")
 #: Constructor names that must not be called at module level in providers/.
 SINGLETON_SUFFIXES = ("Client", "Factory", "Session", "Anthropic", "OpenAI")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -121,6 +122,7 @@ def test_importing_the_pure_rooms_loads_no_qt_at_all() -> None:
         for p in (ROOT / room.replace(".", "/")).glob("*.py")
     )
     assert "mma_qt.core.providers.demo" in modules and "mma_qt.core.model.usage" in modules
+    assert "mma_qt.core.tools.registry" in modules
     loaded = _loaded_after("import " + ", ".join(modules))
     assert offending(loaded, QT_IMPORTS) == []
 
@@ -141,9 +143,10 @@ def test_the_layer_contracts_hold() -> None:
 @pytest.mark.parametrize(
     ("module", "bad_import", "contract"),
     [
-        ("mma_qt/core/model/usage.py", "import PySide6.QtCore", "pure: no Qt"),
+        ("mma_qt/core/providers/demo.py", "import PySide6.QtCore", "pure: no Qt"),
         ("mma_qt/core/run/pool.py", "import mma_qt.ui.formatting", "knows nothing of the window"),
         ("mma_qt/hooks/client.py", "import mma_qt.core.run.controller", "hooks never reach"),
+        ("mma_qt/core/tools/sandbox.py", "import mma_qt.core.run.worker", "tools are pure"),
     ],
 )
 def test_a_forbidden_import_is_caught(

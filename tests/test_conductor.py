@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from importlib import resources
+from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QTimer
 
-from mma_qt.core.live.session import MmaSession, RunStatus
+from mma_qt.core.live.session import Rollup, StreamRecord
+from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken, PauseGate
-from mma_qt.core.model.domain import Ticket, TicketStatus, Tier, stream_id
+from mma_qt.core.model.domain import Ticket, Tier, stream_id
 from mma_qt.core.model.options import RunOptions
-from mma_qt.core.model.pricing import PricingTable
-from mma_qt.core.model.prompts import sample_epic
+from mma_qt.core.model.status import RunStatus, TicketStatus, ToolPolicy
 from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
     CompletionRequest,
@@ -31,38 +28,8 @@ from mma_qt.core.providers.base import (
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario, TicketScript
 from mma_qt.core.run.runner import EpicRunner
 
-SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
+SCENARIOS = Path(str(bundled("scenarios")))
 RUN_TIMEOUT_MS = 30_000
-
-Start = Callable[..., tuple[EpicRunner, asyncio.Task]]
-
-
-@pytest.fixture
-def start(qloop) -> Iterator[Start]:
-    """Start an epic run on the test's qasync loop; every run is torn down afterwards.
-
-    Teardown shuts the runner down (its workers are joined) and finishes its task. The
-    session is then left to the garbage collector, which may free it on any thread: safe,
-    because the leak watch (tests/leaks.py) fails a test that leaves its hub's drain timer
-    running, and a QObject with no running timer may be destroyed off its thread.
-    """
-    runs: list[tuple[EpicRunner, asyncio.Task]] = []
-
-    def start_run(factory, options: RunOptions | None = None, *, auto: bool = True):
-        session = MmaSession(PricingTable.load(), factory.label)
-        runner = EpicRunner(session, factory, options, auto=auto)
-        # The task only starts once a qtbot wait spins the loop, so callers may still
-        # adjust the runner before that.
-        task = qloop.create_task(runner.run(sample_epic(), "/nonexistent/workspace"))
-        runs.append((runner, task))
-        return runner, task
-
-    yield start_run
-    for runner, task in runs:
-        runner.shutdown()
-        task.cancel()
-        while not task.done():
-            QCoreApplication.processEvents()
 
 
 def finish(qtbot, task, timeout: int = RUN_TIMEOUT_MS) -> RunStatus:
@@ -101,7 +68,7 @@ def test_failing_worker_fails_its_ticket_and_blocks_its_dependents(qtbot, start,
     message = "ConnectionResetError: the build server closed the connection"
     assert message in failed.error
     assert message in text_of(runner, Tier.WORKER, "T-002")
-    assert failed.retry_count == 1  # one retry (max_retries=1), after a QA diagnosis
+    assert failed.retry_count == 2  # max_retries=2 by default, each after a QA diagnosis
     assert text_of(runner, Tier.QA, "T-002")
     assert session.records[stream_id(Tier.QA, "T-002")].status == "done"
 
@@ -132,12 +99,48 @@ def test_flaky_worker_is_diagnosed_and_retried_up_the_ladder(qtbot, start):
     text = text_of(runner, Tier.WORKER, "T-003")
     assert "TimeoutError: test runner did not answer" in text
     assert "--- retry 1 on demo-worker-pro ---" in text
-    assert "Taking the QA hint into account: Hint for the retry" in text
+    hint = flaky.qa_hint.removeprefix("Hint for the retry:").strip()
+    assert f"Taking the QA hint into account: {hint}" in text
     assert "TimeoutError" in text_of(runner, Tier.QA, "T-003")
-    assert runner.session.records[stream_id(Tier.WORKER, "T-003")].calls == 2
+    # One model call per round of each attempt: the first failed in its first round, the
+    # retry's last round answered without a tool call.
+    assert not [c for c in flaky.tool_calls if c.attempt == 0]
+    retry_rounds = max(c.round for c in flaky.tool_calls if c.attempt == 1) + 1
+    assert runner.session.records[stream_id(Tier.WORKER, "T-003")].calls == 1 + retry_rounds
     others = [t for t in tickets.values() if t is not flaky]
     assert all((t.retry_count, t.model) == (0, "demo-worker") for t in others)
     assert not any(stream_id(Tier.QA, t.id) in runner.session.records for t in others)
+
+
+def test_tier_usage_lists_every_model_used_in_order_of_first_use(qtbot, start):
+    runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("failing-worker")),
+                         RunOptions(max_retries=2))
+    assert finish(qtbot, task) is RunStatus.FAILED
+    ladder = ["demo-worker", "demo-worker-pro", "demo-worker-max"]
+    record = runner.session.records[stream_id(Tier.WORKER, "T-002")]
+    assert (list(record.models_used), record.model) == (ladder, "demo-worker-max")
+    tier_usage = runner.session.snapshot(streams=False)["tier_usage"]
+    assert tier_usage["Tier 3"]["model"] == ", ".join(ladder)
+    assert tier_usage["Tier 4"]["model"] == "demo-qa"
+
+
+def test_rollup_orders_models_by_first_use_across_records():
+    later = StreamRecord("a", Tier.WORKER, "a", models_used={"m-second": 3.0})
+    earlier = StreamRecord("b", Tier.WORKER, "b", models_used={"m-first": 1.0, "m-second": 2.0})
+    assert Rollup.of([later, earlier]).models == ("m-first", "m-second")
+
+
+def test_each_later_qa_diagnosis_is_marked_with_its_attempt_and_model(qtbot, start):
+    runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("failing-worker")),
+                         RunOptions(max_retries=2))
+    assert finish(qtbot, task) is RunStatus.FAILED
+    text = text_of(runner, Tier.QA, "T-002")
+    marker = "\n\n--- diagnosis of attempt 2 on demo-worker-pro ---\n"
+    assert text.count("--- diagnosis of attempt") == 1  # none before the first diagnosis
+    first, second = text.split(marker)
+    for diagnosis in (first, second):
+        assert "ConnectionResetError" in diagnosis and "Hint for the retry" in diagnosis
+    assert runner.session.records[stream_id(Tier.QA, "T-002")].calls == 2
 
 
 def test_malformed_plan_is_repaired(qtbot, start):
@@ -263,7 +266,8 @@ def test_pause_holds_streams_and_resume_finishes_the_run(qtbot, start):
 # -- approvals ---------------------------------------------------------------------------
 
 def test_spawn_approvals_gate_each_ticket(qtbot, start):
-    runner, task = start(DemoProviderFactory(delay=0), auto=False)
+    # Spawns ask; the workers' tool calls do not (their gate: tests/test_tool_loop.py).
+    runner, task = start(DemoProviderFactory(delay=0), auto=False, policy=ToolPolicy.AUTO)
     approvals = runner.ctx.approvals
     events: list[dict] = []
     runner.session.bus.published.connect(events.append)

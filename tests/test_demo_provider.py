@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from mma_qt.core.model import dag
+from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken
 from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.plans import parse_tickets, parse_tracks
@@ -26,7 +26,7 @@ from mma_qt.core.providers.demo import (
     TicketScript,
 )
 
-SCENARIOS = Path(str(resources.files("mma_qt.resources").joinpath("scenarios")))
+SCENARIOS = Path(str(bundled("scenarios")))
 
 
 def request(tier: Tier, ticket_id: str = "T-001", attempt: int = 0) -> CompletionRequest:
@@ -144,6 +144,29 @@ def test_bundled_scenarios_all_load() -> None:
 def test_malformed_scenario_raises_scenario_error(data: dict) -> None:
     with pytest.raises(ScenarioError, match="my-scenario"):
         Scenario.from_dict(data, "my-scenario")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[tickets.T-002]\nrase = "TimeoutError"\n', "tickets.T-002.rase: unknown key"),
+        ("[tier4]\nmalformed = 1\n", "tier4: unknown key"),
+        (
+            '[tickets.T-002]\nraise = "boom"\nraise_times = "two"\n',
+            "tickets.T-002.raise_times: Input should be a valid integer",
+        ),
+        ("[tier2]\ncycle = 1\n", "tier2.cycle: Input should be a valid boolean"),
+        ("[tier3]\nrepeat = 0\n", "tier3.repeat: Input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_scenario_file_names_file_table_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "failing.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        Scenario.load(path)
+    assert str(info.value) == f"{path}: {message}"
 
 
 def test_unreadable_scenario_file_raises_scenario_error(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ import pytest
 
 from mma_qt.core.model import dag
 from mma_qt.core.model.cancel import Cancelled, CancelToken, PauseGate
-from mma_qt.core.model.domain import Ticket, TicketStatus, Tier
+from mma_qt.core.model.domain import Ticket, Tier
 from mma_qt.core.model.plans import PlanError, extract_json, parse_tickets, parse_tracks
 from mma_qt.core.model.pricing import Price, PricingError, PricingTable
 from mma_qt.core.model.prompts import render
+from mma_qt.core.model.status import TicketStatus
 from mma_qt.core.model.usage import Usage, estimate_tokens, sum_usage
 
 JOIN_S = 5.0  # upper bound for a thread join; never a measured duration

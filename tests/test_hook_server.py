@@ -19,10 +19,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
+from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
+from mma_qt import PROTOCOL_VERSION
 from mma_qt.hooks import cli
-from mma_qt.hooks.client import ApiHookClient, HookCallError, HookUnavailableError
+from mma_qt.hooks.client import (
+    ApiHookClient,
+    HookCallError,
+    HookProtocolError,
+    HookUnavailableError,
+)
 from mma_qt.hooks.protocol import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -30,6 +37,7 @@ from mma_qt.hooks.protocol import (
     MAX_LINE_BYTES,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    LargeResult,
     RpcError,
     request_line,
     resolve_hook_address,
@@ -42,22 +50,33 @@ T = TypeVar("T")
 BIG_TEXT = ("héllo wörld ✓ " * 220_000)[:3_000_000]
 
 
+PONG = {"pong": True, "protocol": PROTOCOL_VERSION}
+
+
 class FakeDispatcher:
     """Stands in for the application: a few methods with each kind of outcome."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: object = PROTOCOL_VERSION) -> None:
         self.calls: list[str] = []
+        self.params: dict[str, dict[str, Any]] = {}
         self.status = "idle"
         self.values: dict[str, Any] = {}
+        self.protocol = protocol
+        self.during_call: Callable[[], None] | None = None
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         self.calls.append(method)
+        self.params[method] = params
+        if self.during_call is not None and method == "large_text":
+            self.during_call()
         if method == "ping":
-            return "pong"
-        if method == "echo":
+            return {"pong": True, "protocol": self.protocol}
+        if method in ("echo", "start_epic", "approve", "reject"):
             return params
         if method == "slow_text":
             return BIG_TEXT
+        if method == "large_text":
+            return LargeResult(BIG_TEXT)
         if method == "boom":
             raise RuntimeError("kaboom")
         if method == "needs_int":
@@ -214,7 +233,7 @@ def test_close_removes_the_socket_and_clients_see_it(
     path = server.path
     client = ApiHookClient(path, timeout=10)
     try:
-        assert run(client.ping) == "pong"
+        assert run(client.ping) == PONG
         server.close()
         assert not os.path.exists(path)
         with pytest.raises(HookUnavailableError, match="no mma-qt hook listening"):
@@ -233,16 +252,16 @@ def test_malformed_json_answered_and_connection_stays_usable(
         with RawClient(server.path) as raw:
             raw.send(b"{this is not json\n")
             first = raw.read_line()
-            raw.send(request_line(1, "ping"))
+            raw.send(request_line(1, "echo", {}))
             return first, raw.read_line()
 
     first, second = run(scenario)
     assert first["id"] is None
     assert first["error"]["code"] == PARSE_ERROR
-    assert second == {"jsonrpc": "2.0", "result": "pong", "id": 1}
+    assert second == {"jsonrpc": "2.0", "result": {}, "id": 1}
 
 
-def test_invalid_requests_batches_and_notifications(
+def test_invalid_requests_and_notifications(
     server: HookServer, run: Callable[..., Any], dispatcher: FakeDispatcher
 ) -> None:
     def scenario() -> list[dict[str, Any]]:
@@ -252,11 +271,34 @@ def test_invalid_requests_batches_and_notifications(
             raw.send(request_line("last", "echo", {"n": 1}))
             return [raw.read_line() for _ in range(3)]
 
-    not_object, batch, answer = run(scenario)
+    not_object, empty_batch, answer = run(scenario)
     assert not_object["error"]["code"] == INVALID_REQUEST
-    assert batch["error"] == {"code": INVALID_REQUEST, "message": "batches are not supported"}
+    assert empty_batch["error"]["code"] == INVALID_REQUEST and empty_batch["id"] is None
     assert answer == {"jsonrpc": "2.0", "result": {"n": 1}, "id": "last"}
     assert dispatcher.calls == ["echo", "echo"]  # the notification ran, unanswered
+
+
+def test_batch_is_answered_on_one_line_and_a_notification_batch_not_at_all(
+    server: HookServer, run: Callable[..., Any], dispatcher: FakeDispatcher
+) -> None:
+    def scenario() -> list[Any]:
+        with RawClient(server.path) as raw:
+            raw.send(
+                b'[{"jsonrpc":"2.0","method":"echo","params":{"n":1},"id":1},'
+                b'{"jsonrpc":"2.0","method":"echo","params":{"n":2}},'
+                b'{"jsonrpc":"2.0","method":"large_text","id":3},'
+                b'{"jsonrpc":"2.0","method":"nope","id":4}]\n'
+            )
+            raw.send(b'[{"jsonrpc":"2.0","method":"echo"},{"jsonrpc":"2.0","method":"echo"}]\n')
+            raw.send(request_line("after", "echo", {}))
+            return [raw.read_line(), raw.read_line()]
+
+    batch, after = run(scenario)
+    assert [(a["id"], "result" in a) for a in batch] == [(1, True), (3, True), (4, False)]
+    assert batch[1]["result"] == BIG_TEXT
+    assert batch[2]["error"]["code"] == METHOD_NOT_FOUND
+    assert after == {"jsonrpc": "2.0", "result": {}, "id": "after"}  # nothing in between
+    assert dispatcher.calls.count("echo") == 5
 
 
 def test_oversized_line_closes_only_that_connection(
@@ -311,15 +353,18 @@ def test_internal_error_is_reported_logged_and_survived(
         assert (error.code, error.message) == (INTERNAL_ERROR, "RuntimeError: kaboom")
         logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(logged) == 1 and logged[0].exc_info is not None
-        assert run(client.ping) == "pong"
+        assert run(client.ping) == PONG
 
 
-def test_large_response_is_read_completely(server: HookServer, run: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("method", ["slow_text", "large_text"])
+def test_large_response_is_read_completely(
+    server: HookServer, run: Callable[..., Any], method: str
+) -> None:
     with ApiHookClient(server.path, timeout=20) as client:
-        text = run(client.call, "slow_text")
+        text = run(client.call, method)
         assert len(text) == len(BIG_TEXT)
         assert text == BIG_TEXT
-        assert run(client.ping) == "pong"  # nothing left over from the big answer
+        assert run(client.ping) == PONG  # nothing left over from the big answer
 
 
 def test_fifty_concurrent_clients(
@@ -374,9 +419,104 @@ def test_idle_partial_line_is_timed_out(
             assert run(stall) == b""
         assert any("idle" in r.getMessage() for r in caplog.records)
         with ApiHookClient(path, timeout=10) as client:
-            assert run(client.ping) == "pong"
+            assert run(client.ping) == PONG
     finally:
         srv.close()
+
+
+def test_large_answer_goes_out_between_events_and_ahead_of_later_events(
+    qapp: Any, sock_dir: str, run: Callable[..., Any], qtbot: QtBot
+) -> None:
+    # A zero slice: every step of sending waits for the event loop's next pass.
+    dispatcher = FakeDispatcher()
+    srv = HookServer(os.path.join(sock_dir, "s.sock"), dispatcher, slice_s=0.0)
+    path = srv.listen()
+    in_flight: list[int] = []
+
+    def publish_mid_answer() -> None:
+        in_flight.append(srv.sending_count())
+        srv.publish({"type": "status", "status": "running"})
+
+    # Published by a timer, so from the event loop, while the answer is being sent.
+    dispatcher.during_call = lambda: QTimer.singleShot(0, publish_mid_answer)
+    try:
+
+        def scenario() -> list[dict[str, Any]]:
+            with RawClient(path) as raw:
+                raw.send(request_line(1, "subscribe", {}))
+                subscribed = raw.read_line()
+                raw.send(request_line(2, "large_text", {}))
+                return [subscribed, raw.read_line(), raw.read_line()]
+
+        subscribed, answer, event = run(scenario)
+        assert subscribed["result"] == {"subscribed": True}
+        assert in_flight == [1]  # the timer ran while the answer was still going out
+        assert answer == {"jsonrpc": "2.0", "result": BIG_TEXT, "id": 2}
+        assert event["params"] == {"type": "status", "status": "running"}
+        qtbot.waitUntil(lambda: srv.sending_count() == 0)
+    finally:
+        srv.close()
+
+
+# -- protocol versions ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def foreign_server(qapp: Any, sock_dir: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fake mma-qt whose ``ping`` reports the protocol version given as the param."""
+    srv = HookServer(os.path.join(sock_dir, "f.sock"), FakeDispatcher(request.param))
+    path = srv.listen()
+    yield path
+    srv.close()
+
+
+@pytest.mark.parametrize("foreign_server", [PROTOCOL_VERSION + 1, "2.0", "0.9"], indirect=True)
+def test_client_refuses_a_server_of_another_major_protocol_version(
+    foreign_server: str, run: Callable[..., Any]
+) -> None:
+    def connect() -> HookProtocolError:
+        with ApiHookClient(foreign_server, timeout=10) as client:
+            with pytest.raises(HookProtocolError) as info:
+                client.call("echo", {})
+            return info.value
+
+    error = run(connect)
+    assert f"speaks protocol {error.server_version}" in str(error)
+    assert f"this client speaks protocol {PROTOCOL_VERSION}" in str(error)
+
+
+@pytest.mark.parametrize("foreign_server", [None, "one", True], indirect=True)
+def test_client_refuses_a_server_that_names_no_protocol_version(
+    foreign_server: str, run: Callable[..., Any]
+) -> None:
+    def connect() -> str:
+        with ApiHookClient(foreign_server, timeout=10) as client:
+            with pytest.raises(HookProtocolError) as info:
+                client.ping()
+            return str(info.value)
+
+    message = run(connect)
+    assert f"this client speaks protocol {PROTOCOL_VERSION}" in message
+
+
+@pytest.mark.parametrize("foreign_server", [f"{PROTOCOL_VERSION}.7"], indirect=True)
+def test_client_accepts_a_newer_minor_version_of_its_protocol(
+    foreign_server: str, run: Callable[..., Any]
+) -> None:
+    with ApiHookClient(foreign_server, timeout=10) as client:
+        assert run(client.call, "echo", {"n": 1}) == {"n": 1}
+        assert client.server_info["protocol"] == f"{PROTOCOL_VERSION}.7"
+
+
+@pytest.mark.parametrize("foreign_server", [PROTOCOL_VERSION + 1], indirect=True)
+def test_cli_names_both_versions_and_exits_2_on_a_foreign_server(
+    foreign_server: str, run: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(cli.main, ["--hook", foreign_server, "status"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"speaks protocol {PROTOCOL_VERSION + 1}; this client speaks protocol " \
+        f"{PROTOCOL_VERSION}" in captured.err
 
 
 # -- events --------------------------------------------------------------------------------
@@ -392,7 +532,7 @@ def test_publish_reaches_subscribers_with_type_filter(
     ):
         assert run(everything.subscribe) == {"subscribed": True}
         assert run(only_a.subscribe, ["a"]) == {"subscribed": True}
-        assert run(bystander.ping) == "pong"
+        assert run(bystander.ping) == PONG
         assert server.subscriber_count() == 2
 
         assert server.publish({"type": "b", "n": 1}) == 1
@@ -405,7 +545,7 @@ def test_publish_reaches_subscribers_with_type_filter(
         ]
         # An event that arrives while a call waits for its answer is queued, not lost.
         server.publish({"type": "a", "n": 3})
-        assert run(only_a.ping) == "pong"
+        assert run(only_a.ping) == PONG
         assert only_a.drain_events() == [{"type": "a", "n": 3}]
         assert run(bystander.drain_events) == []
 
@@ -447,40 +587,104 @@ def test_wait_for_times_out_with_the_last_status(
 # -- CLI -----------------------------------------------------------------------------------
 
 
-def test_cli_commands(
-    server: HookServer,
-    run: Callable[..., Any],
-    capsys: pytest.CaptureFixture[str],
-    dispatcher: FakeDispatcher,
+@pytest.fixture
+def hook_cli(
+    server: HookServer, run: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run ``mma-qt-hook --hook <server> ARGS...``: (exit code, stdout, stderr)."""
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = run(cli.main, ["--hook", server.path, *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
+
+
+def test_cli_ping_prints_the_answer_as_json(hook_cli: Callable[..., Any]) -> None:
+    code, out, _ = hook_cli("ping")
+    assert (code, json.loads(out)) == (0, PONG)
+
+
+def test_cli_call_sends_a_json_object_as_params(hook_cli: Callable[..., Any]) -> None:
+    code, out, _ = hook_cli("call", "echo", '{"a": [1, "é"]}')
+    assert (code, json.loads(out)) == (0, {"a": [1, "é"]})
+    code, out, err = hook_cli("call", "echo", "[1]")
+    assert (code, out) == (1, "")
+    assert "must be a JSON object" in err
+
+
+def test_cli_set_parses_json_values_and_get_reads_them_back(
+    hook_cli: Callable[..., Any], dispatcher: FakeDispatcher
 ) -> None:
-    hook = ["--hook", server.path]
+    assert hook_cli("set", "retries", "3")[0] == 0
+    assert hook_cli("set", "name", "plain text")[0] == 0
+    assert dispatcher.values == {"retries": 3, "name": "plain text"}
+    code, out, _ = hook_cli("get", "retries")
+    assert (code, json.loads(out)) == (0, 3)
 
-    assert run(cli.main, [*hook, "ping"]) == 0
-    assert json.loads(capsys.readouterr().out) == "pong"
 
-    assert run(cli.main, [*hook, "call", "echo", '{"a": [1, "é"]}']) == 0
-    assert json.loads(capsys.readouterr().out) == {"a": [1, "é"]}
+def test_cli_stream_prints_the_text_as_is(hook_cli: Callable[..., Any]) -> None:
+    assert hook_cli("stream", "s1", "--offset", "5")[:2] == (0, "stream s1\nfrom 5")
 
-    assert run(cli.main, [*hook, "set", "retries", "3"]) == 0
-    assert dispatcher.values == {"retries": 3}
-    capsys.readouterr()
-    assert run(cli.main, [*hook, "get", "retries"]) == 0
-    assert json.loads(capsys.readouterr().out) == 3
 
-    assert run(cli.main, [*hook, "stream", "s1", "--offset", "5"]) == 0
-    assert capsys.readouterr().out == "stream s1\nfrom 5"
-
+def test_cli_wait_returns_the_status_once_it_matches(
+    hook_cli: Callable[..., Any], dispatcher: FakeDispatcher
+) -> None:
     dispatcher.status = "failed"
-    assert run(cli.main, [*hook, "wait", "done", "failed", "--timeout", "10"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"status": "failed"}
+    code, out, _ = hook_cli("wait", "done", "failed", "--timeout", "10")
+    assert (code, json.loads(out)) == (0, {"status": "failed"})
 
-    assert run(cli.main, [*hook, "call", "boom"]) == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "RuntimeError: kaboom" in captured.err
 
-    assert run(cli.main, [*hook, "call", "echo", "[1]"]) == 1
-    assert "must be a JSON object" in capsys.readouterr().err
+def test_cli_failed_call_exits_1_with_the_error_on_stderr(hook_cli: Callable[..., Any]) -> None:
+    code, out, err = hook_cli("call", "boom")
+    assert (code, out) == (1, "")
+    assert "RuntimeError: kaboom" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "params"),
+    [
+        ([], {"epic": "Add CSV export"}),
+        (["--auto"], {"epic": "Add CSV export", "auto": True}),
+        (["--no-auto", "--workspace", "/src"], {"epic": "Add CSV export", "auto": False,
+                                                "workspace": "/src"}),
+    ],
+)
+def test_cli_start_asks_for_auto_approval_only_when_told(
+    hook_cli: Callable[..., Any], dispatcher: FakeDispatcher, flags: list[str],
+    params: dict[str, Any],
+) -> None:
+    assert hook_cli("start", "Add CSV export", *flags)[0] == 0
+    assert dispatcher.params["start_epic"] == params
+
+
+@pytest.mark.parametrize(
+    ("args", "method", "params"),
+    [
+        (["approve", "T-001:spawn"], "approve", {"key": "T-001:spawn"}),
+        (["approve", "--all"], "approve", {"all": True}),
+        (["reject", "T-002:spawn"], "reject", {"key": "T-002:spawn"}),
+        (["reject", "--all"], "reject", {"all": True}),
+    ],
+)
+def test_cli_approve_and_reject_one_key_or_all(
+    hook_cli: Callable[..., Any], dispatcher: FakeDispatcher, args: list[str], method: str,
+    params: dict[str, Any],
+) -> None:
+    code, out, _ = hook_cli(*args)
+    assert (code, json.loads(out)) == (0, params)
+    assert dispatcher.params[method] == params
+
+
+def test_cli_approve_needs_a_key_or_all_not_both(
+    server: HookServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for args in (["approve"], ["approve", "T-001:spawn", "--all"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["--hook", server.path, *args])
+        assert info.value.code == 2
+    assert "KEY" in capsys.readouterr().err
 
 
 def test_cli_without_server(sock_dir: str, capsys: pytest.CaptureFixture[str]) -> None:

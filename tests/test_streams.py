@@ -12,9 +12,10 @@ from PySide6.QtCore import QCoreApplication
 from mma_qt.core.live.session import MmaSession
 from mma_qt.core.live.streams import StreamHub
 from mma_qt.core.model.cancel import CancelToken
-from mma_qt.core.model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from mma_qt.core.model.domain import Ticket, Tier, Track, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
+from mma_qt.core.model.status import TicketStatus
 from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
     CompletionRequest,

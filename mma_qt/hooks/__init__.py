@@ -4,7 +4,13 @@ Only the Qt-free parts are imported here so ``mma-qt-hook`` starts fast; the ser
 in :mod:`mma_qt.hooks.server`.
 """
 
-from mma_qt.hooks.client import ApiHookClient, HookCallError, HookError, HookUnavailableError
+from mma_qt.hooks.client import (
+    ApiHookClient,
+    HookCallError,
+    HookError,
+    HookProtocolError,
+    HookUnavailableError,
+)
 from mma_qt.hooks.protocol import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -13,6 +19,7 @@ from mma_qt.hooks.protocol import (
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     Dispatcher,
+    LargeResult,
     RpcError,
     resolve_hook_address,
 )
@@ -28,7 +35,9 @@ __all__ = [
     "Dispatcher",
     "HookCallError",
     "HookError",
+    "HookProtocolError",
     "HookUnavailableError",
+    "LargeResult",
     "RpcError",
     "resolve_hook_address",
 ]

@@ -1,7 +1,7 @@
 """``mma-qt-hook``: drive a running mma-qt from a shell or a CI script.
 
 Exit codes: 0 success, 1 the call failed (error answer, timeout, lost connection),
-2 no hook endpoint to talk to.
+2 no hook endpoint to talk to (none listening, or one of another protocol version).
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mma_qt import __version__
-from mma_qt.hooks.client import ApiHookClient, HookCallError, HookError, HookUnavailableError
+from mma_qt.hooks.client import (
+    ApiHookClient,
+    HookCallError,
+    HookError,
+    HookProtocolError,
+    HookUnavailableError,
+)
 
 Handler = Callable[[ApiHookClient, argparse.Namespace], int]
 
@@ -83,6 +89,97 @@ def _cmd_call(client: ApiHookClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolver(approve: bool) -> Handler:
+    """``approve KEY`` / ``approve --all`` (and the same for reject)."""
+
+    def resolve(client: ApiHookClient, args: argparse.Namespace) -> Any:
+        if args.all:
+            return client.approve_all() if approve else client.reject_all()
+        return client.approve(args.key) if approve else client.reject(args.key)
+
+    return _result_of(resolve)
+
+
+def _add_resolve_arguments(command: argparse.ArgumentParser) -> None:
+    which = command.add_mutually_exclusive_group(required=True)
+    which.add_argument("key", metavar="KEY", nargs="?", help='e.g. "T-001:spawn"')
+    which.add_argument("--all", action="store_true", help="every request pending now")
+
+
+Add = Callable[[str, Handler, str], argparse.ArgumentParser]
+
+
+def _add_run_commands(add: Add) -> None:
+    """Starting, steering and approving a run."""
+    start = add(
+        "start",
+        _result_of(lambda c, a: c.start_epic(a.epic, a.workspace, auto=a.auto)),
+        "start an epic",
+    )
+    start.add_argument("epic", metavar="EPIC")
+    start.add_argument("--workspace", metavar="DIR")
+    start.add_argument(
+        "--auto",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="approve every spawn of this run without asking (default: the app's setting)",
+    )
+    add("approvals", _result_of(lambda c, a: c.get_approvals()), "list pending approvals")
+    _add_resolve_arguments(add("approve", _resolver(True), "approve a pending request"))
+    _add_resolve_arguments(add("reject", _resolver(False), "reject a pending request"))
+    add("pause", _result_of(lambda c, a: c.pause()), "pause all workers")
+    add("resume", _result_of(lambda c, a: c.resume()), "resume paused workers")
+    cancel = add(
+        "cancel", _result_of(lambda c, a: c.cancel(a.ticket_id)), "cancel the run or one ticket"
+    )
+    cancel.add_argument("ticket_id", metavar="TICKET_ID", nargs="?")
+
+
+def _add_watch_commands(add: Add) -> None:
+    """Reading the status, streams and events."""
+    status = add(
+        "status",
+        _result_of(lambda c, a: c.get_mma_status(**({"summary": True} if a.summary else {}))),
+        "print the orchestration status",
+    )
+    status.add_argument("--summary", action="store_true", help="ask for a short summary")
+    stream = add("stream", _cmd_stream, "print a stream's text as is")
+    stream.add_argument("stream_id", metavar="STREAM_ID")
+    stream.add_argument("--offset", type=int, default=0, metavar="N")
+    wait = add("wait", _cmd_wait, "wait until the status is one of STATUS")
+    wait.add_argument("statuses", metavar="STATUS", nargs="+")
+    wait.add_argument(
+        "--timeout",
+        dest="wait_timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="give up after S seconds (default 600)",
+    )
+    events = add("events", _cmd_events, "print events as JSON lines until interrupted")
+    events.add_argument("--types", nargs="+", metavar="TYPE", help="only these event types")
+
+
+def _add_window_commands(add: Add) -> None:
+    """The window's controls and fields, and any method by name."""
+    click = add("click", _result_of(lambda c, a: c.click(a.name)), "press a named control")
+    click.add_argument("name", metavar="NAME")
+    get = add("get", _result_of(lambda c, a: c.get_value(a.name)), "read a named value")
+    get.add_argument("name", metavar="NAME")
+    set_ = add(
+        "set",
+        _result_of(lambda c, a: c.set_value(a.name, _parse_value(a.value))),
+        "set a named value (VALUE is parsed as JSON if it can be)",
+    )
+    set_.add_argument("name", metavar="NAME")
+    set_.add_argument("value", metavar="VALUE")
+    select = add("select", _result_of(lambda c, a: c.select(a.target)), "select an item")
+    select.add_argument("target", metavar="TARGET")
+    call = add("call", _cmd_call, "call any method")
+    call.add_argument("method", metavar="METHOD")
+    call.add_argument("params", metavar="JSON_PARAMS", nargs="?")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mma-qt-hook", description="Talk to a running mma-qt over its local hook socket."
@@ -104,56 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     add("ping", _result_of(lambda c, a: c.ping()), "check that mma-qt answers")
-    status = add(
-        "status",
-        _result_of(lambda c, a: c.get_mma_status(**({"summary": True} if a.summary else {}))),
-        "print the orchestration status",
-    )
-    status.add_argument("--summary", action="store_true", help="ask for a short summary")
-    start = add(
-        "start",
-        _result_of(lambda c, a: c.start_epic(a.epic, a.workspace)),
-        "start an epic",
-    )
-    start.add_argument("epic", metavar="EPIC")
-    start.add_argument("--workspace", metavar="DIR")
-    add("pause", _result_of(lambda c, a: c.pause()), "pause all workers")
-    add("resume", _result_of(lambda c, a: c.resume()), "resume paused workers")
-    cancel = add(
-        "cancel", _result_of(lambda c, a: c.cancel(a.ticket_id)), "cancel the run or one ticket"
-    )
-    cancel.add_argument("ticket_id", metavar="TICKET_ID", nargs="?")
-    stream = add("stream", _cmd_stream, "print a stream's text as is")
-    stream.add_argument("stream_id", metavar="STREAM_ID")
-    stream.add_argument("--offset", type=int, default=0, metavar="N")
-    wait = add("wait", _cmd_wait, "wait until the status is one of STATUS")
-    wait.add_argument("statuses", metavar="STATUS", nargs="+")
-    wait.add_argument(
-        "--timeout",
-        dest="wait_timeout",
-        type=float,
-        default=600.0,
-        metavar="S",
-        help="give up after S seconds (default 600)",
-    )
-    click = add("click", _result_of(lambda c, a: c.click(a.name)), "press a named control")
-    click.add_argument("name", metavar="NAME")
-    get = add("get", _result_of(lambda c, a: c.get_value(a.name)), "read a named value")
-    get.add_argument("name", metavar="NAME")
-    set_ = add(
-        "set",
-        _result_of(lambda c, a: c.set_value(a.name, _parse_value(a.value))),
-        "set a named value (VALUE is parsed as JSON if it can be)",
-    )
-    set_.add_argument("name", metavar="NAME")
-    set_.add_argument("value", metavar="VALUE")
-    select = add("select", _result_of(lambda c, a: c.select(a.target)), "select an item")
-    select.add_argument("target", metavar="TARGET")
-    events = add("events", _cmd_events, "print events as JSON lines until interrupted")
-    events.add_argument("--types", nargs="+", metavar="TYPE", help="only these event types")
-    call = add("call", _cmd_call, "call any method")
-    call.add_argument("method", metavar="METHOD")
-    call.add_argument("params", metavar="JSON_PARAMS", nargs="?")
+    _add_run_commands(add)
+    _add_watch_commands(add)
+    _add_window_commands(add)
     return parser
 
 
@@ -168,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with client:
             return handler(client, args)
-    except HookUnavailableError as exc:
+    except (HookUnavailableError, HookProtocolError) as exc:
         print(f"mma-qt-hook: {exc}", file=sys.stderr)
         return 2
     except HookCallError as exc:

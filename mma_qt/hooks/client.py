@@ -1,7 +1,8 @@
 """A blocking client for the hook endpoint, for scripts, tests and the CLI.
 
-Plain ``socket.AF_UNIX`` on Unix (as fast as QLocalSocket, and no Qt start-up cost); on
-Windows a QLocalSocket transport is imported only when needed.
+It speaks to a server of its own protocol only: each connection starts with a ``ping``,
+and a server whose major protocol version differs is refused (as qutebrowser's
+``misc/ipc.py`` refuses a mismatched ``protocol_version``), naming both versions.
 """
 
 from __future__ import annotations
@@ -9,24 +10,27 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import socket
-import sys
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
+from mma_qt import PROTOCOL_VERSION
 from mma_qt.hooks.protocol import EVENT_METHOD, request_line, resolve_hook_address
+from mma_qt.hooks.transport import HookError, HookUnavailableError, Transport, connect
+
+__all__ = [
+    "ApiHookClient",
+    "HookCallError",
+    "HookError",
+    "HookProtocolError",
+    "HookUnavailableError",
+]
 
 logger = logging.getLogger(__name__)
-
-_RECV_CHUNK = 256 * 1024
-
-
-class HookError(Exception):
-    """Something went wrong talking to the hook endpoint."""
 
 
 class HookCallError(HookError):
@@ -39,106 +43,29 @@ class HookCallError(HookError):
         self.data = data
 
 
-class HookUnavailableError(HookError, ConnectionError):
-    """Nothing is listening at the address: mma-qt is not running, or it is elsewhere."""
+class HookProtocolError(HookError):
+    """The server speaks another major version of the hook protocol, or names none."""
 
-    def __init__(self, address: str) -> None:
-        super().__init__(f"no mma-qt hook listening at {address}: start mma-qt or pass --hook")
+    def __init__(self, address: str, server_version: object) -> None:
+        if server_version is None:
+            reason = "does not report its protocol version"
+        else:
+            reason = f"speaks protocol {server_version}"
+        super().__init__(
+            f"the mma-qt hook at {address} {reason}; this client speaks protocol "
+            f"{PROTOCOL_VERSION}: use the mma-qt-hook of the same mma-qt release"
+        )
         self.address = address
+        self.server_version = server_version
 
 
-class _Transport(Protocol):
-    def send(self, data: bytes, timeout: float | None) -> None: ...
-
-    def recv(self, timeout: float | None) -> bytes:
-        """Some bytes, ``b""`` at end of stream; TimeoutError if none came in time."""
-        ...
-
-    def interrupt(self) -> None:
-        """Wake a reader blocked in another thread (best effort)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class _UnixTransport:
-    def __init__(self, path: str, timeout: float) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            sock.close()
-            raise HookUnavailableError(path) from exc
-        except BaseException:
-            sock.close()
-            raise
-        self._sock = sock
-
-    def send(self, data: bytes, timeout: float | None) -> None:
-        self._sock.settimeout(timeout)
-        self._sock.sendall(data)
-
-    def recv(self, timeout: float | None) -> bytes:
-        self._sock.settimeout(timeout)
-        try:
-            return self._sock.recv(_RECV_CHUNK)
-        except BlockingIOError as exc:  # timeout 0: a non-blocking poll found nothing
-            raise TimeoutError("no data ready") from exc
-
-    def interrupt(self) -> None:
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            logger.debug("shutdown of hook socket failed", exc_info=True)
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-class _QtTransport:
-    """Windows named pipes via QLocalSocket's blocking API (usable without an event loop)."""
-
-    def __init__(self, name: str, timeout: float) -> None:
-        from PySide6.QtNetwork import QLocalSocket
-
-        self._states = QLocalSocket.LocalSocketState
-        self._sock = QLocalSocket()
-        self._sock.connectToServer(name)
-        if not self._sock.waitForConnected(_ms(timeout)):
-            raise HookUnavailableError(name)
-
-    def send(self, data: bytes, timeout: float | None) -> None:
-        if self._sock.write(data) < 0:
-            raise ConnectionError(self._sock.errorString())
-        while self._sock.bytesToWrite() > 0:
-            if not self._sock.waitForBytesWritten(_ms(timeout)):
-                if self._sock.state() != self._states.ConnectedState:
-                    raise ConnectionError(self._sock.errorString())
-                raise TimeoutError("timed out sending to the hook server")
-
-    def recv(self, timeout: float | None) -> bytes:
-        if self._sock.bytesAvailable() == 0 and not self._sock.waitForReadyRead(_ms(timeout)):
-            if self._sock.state() != self._states.ConnectedState:
-                return b""
-            raise TimeoutError("no data ready")
-        return bytes(self._sock.readAll().data())
-
-    def interrupt(self) -> None:
-        """QLocalSocket is not thread-safe; a blocked reader ends at its own timeout."""
-
-    def close(self) -> None:
-        self._sock.abort()
-
-
-def _ms(timeout: float | None) -> int:
-    return -1 if timeout is None else max(0, round(timeout * 1000))
-
-
-def _connect(address: str, timeout: float) -> _Transport:
-    if sys.platform == "win32":
-        return _QtTransport(address, timeout)
-    return _UnixTransport(address, timeout)
+def protocol_major(version: object) -> int | None:
+    """The major version in ``1`` or ``"1.2"``; None when there is none to read."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    if isinstance(version, str) and (match := re.fullmatch(r"(\d+)(\.\d+)*", version)):
+        return int(match.group(1))
+    return None
 
 
 class ApiHookClient:
@@ -153,11 +80,13 @@ class ApiHookClient:
         self.address = resolve_hook_address(address)
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._transport: _Transport | None = None
+        self._transport: Transport | None = None
         self._buffer = bytearray()
         self._scan_from = 0
         self._events: deque[dict[str, Any]] = deque()
         self._ids = itertools.count(1)
+        #: The server's ``ping`` answer (version, protocol, provider), once connected.
+        self.server_info: dict[str, Any] = {}
 
     # -- connection ----------------------------------------------------------------------
 
@@ -166,10 +95,24 @@ class ApiHookClient:
         with self._lock:
             self._ensure_connected()
 
-    def _ensure_connected(self) -> _Transport:
+    def _ensure_connected(self) -> Transport:
         if self._transport is None:
-            self._transport = _connect(self.address, self.timeout)
+            self._transport = connect(self.address, self.timeout)
+            try:
+                self._check_protocol(self._transport)
+            except BaseException:
+                self._drop_connection()
+                raise
         return self._transport
+
+    def _check_protocol(self, transport: Transport) -> None:
+        """Refuse a server whose major protocol version is not ours."""
+        answer = self._exchange(transport, "ping", None)
+        version = answer.get("protocol") if isinstance(answer, dict) else None
+        major = protocol_major(version)
+        if major is None or major != protocol_major(PROTOCOL_VERSION):
+            raise HookProtocolError(self.address, version)
+        self.server_info = answer
 
     def _drop_connection(self) -> None:
         transport, self._transport = self._transport, None
@@ -198,7 +141,7 @@ class ApiHookClient:
 
     # -- framing -------------------------------------------------------------------------
 
-    def _read_message(self, transport: _Transport, deadline: float | None) -> dict[str, Any]:
+    def _read_message(self, transport: Transport, deadline: float | None) -> dict[str, Any]:
         """The next JSON object; keeps bytes past the newline for the next message."""
         while True:
             newline = self._buffer.find(b"\n", self._scan_from)
@@ -230,7 +173,7 @@ class ApiHookClient:
             logger.debug("queueing unexpected notification %r", message.get("method"))
             self._events.append(message)
 
-    def _guarded(self, operation: Callable[[_Transport], Any]) -> Any:
+    def _guarded(self, operation: Callable[[Transport], Any]) -> Any:
         """Run ``operation`` under the lock; a broken connection is dropped for a retry."""
         with self._lock:
             transport = self._ensure_connected()
@@ -246,32 +189,29 @@ class ApiHookClient:
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Call ``method`` and return its result; raises HookCallError on an error answer."""
+        return self._guarded(lambda transport: self._exchange(transport, method, params))
+
+    def _exchange(self, transport: Transport, method: str, params: dict[str, Any] | None) -> Any:
+        """Send one request and read until its answer; events that come first are queued."""
         request_id = next(self._ids)
-        data = request_line(request_id, method, params)
-
-        def exchange(transport: _Transport) -> Any:
-            deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.timeout
+        try:
+            transport.send(request_line(request_id, method, params), self.timeout)
+        except TimeoutError:
+            self._drop_connection()  # a half-sent line would corrupt the next request
+            raise
+        while True:
             try:
-                transport.send(data, self.timeout)
+                message = self._read_message(transport, deadline)
             except TimeoutError:
-                self._drop_connection()  # a half-sent line would corrupt the next request
-                raise
-            while True:
-                try:
-                    message = self._read_message(transport, deadline)
-                except TimeoutError:
-                    raise TimeoutError(
-                        f"no answer to {method!r} within {self.timeout:g} s"
-                    ) from None
-                if "id" not in message:
-                    self._queue_notification(message)
-                    continue
-                # id null answers a request the server could not read: ours.
-                if message["id"] == request_id or (message["id"] is None and "error" in message):
-                    return self._result(message)
-                logger.debug("discarding a stale answer to id %r", message["id"])
-
-        return self._guarded(exchange)
+                raise TimeoutError(f"no answer to {method!r} within {self.timeout:g} s") from None
+            if "id" not in message:
+                self._queue_notification(message)
+                continue
+            # id null answers a request the server could not read: ours.
+            if message["id"] == request_id or (message["id"] is None and "error" in message):
+                return self._result(message)
+            logger.debug("discarding a stale answer to id %r", message["id"])
 
     @staticmethod
     def _result(message: dict[str, Any]) -> Any:
@@ -305,7 +245,7 @@ class ApiHookClient:
                 return self._events.popleft()
         deadline = None if timeout is None else time.monotonic() + timeout
 
-        def receive(transport: _Transport) -> dict[str, Any]:
+        def receive(transport: Transport) -> dict[str, Any]:
             if self._events:
                 return self._events.popleft()
             while True:
@@ -374,11 +314,33 @@ class ApiHookClient:
             raise HookError(f"get_mma_status returned {type(status).__name__}, not an object")
         return status
 
-    def start_epic(self, epic: str, workspace: str | None = None, **extra: Any) -> Any:
-        params: dict[str, Any] = {"epic": epic, **extra}
+    def start_epic(
+        self, epic: str, workspace: str | None = None, *, auto: bool | None = None
+    ) -> Any:
+        """Start a run; ``auto`` True approves every spawn, None keeps the app's setting."""
+        params: dict[str, Any] = {"epic": epic}
         if workspace is not None:
             params["workspace"] = workspace
+        if auto is not None:
+            params["auto"] = auto
         return self.call("start_epic", params)
+
+    def get_approvals(self) -> Any:
+        return self.call("get_approvals")
+
+    def approve(self, key: str) -> Any:
+        """Approve one pending request, by key (``"T-001:spawn"``)."""
+        return self.call("approve", {"key": key})
+
+    def approve_all(self) -> Any:
+        """Approve every request pending now; returns their keys."""
+        return self.call("approve", {"all": True})
+
+    def reject(self, key: str) -> Any:
+        return self.call("reject", {"key": key})
+
+    def reject_all(self) -> Any:
+        return self.call("reject", {"all": True})
 
     def pause(self) -> Any:
         return self.call("pause")

@@ -2,7 +2,8 @@
 
 Params are validated with pydantic models (unknown fields are refused), so a bad call
 gets -32602 naming the field. A request the app refuses in its current state (start while
-running, pause when idle) gets -32000 with the reason.
+running, pause when idle) gets -32000 with the reason. The window is driven through its
+public methods only, never through its widgets.
 """
 
 from __future__ import annotations
@@ -10,20 +11,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from PySide6.QtCore import QTimer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mma_qt import PROTOCOL_VERSION, __version__
 
+from ..core.model.status import ToolPolicy
 from ..core.run.approvals import ApprovalError
-from ..core.run.controller import ControllerError
-from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from ..core.run.controller import Controller, ControllerError
+from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, LargeResult, RpcError
 from .main_window import ACTION_NAMES, FIELD_NAMES, MainWindow
 
 #: JSON-RPC "server error" range: the app refuses the request in its current state.
 REFUSED = -32000
+#: A longer stream text is sent in slices between events (a shorter one: in one go, faster).
+LARGE_TEXT_CHARS = 64 * 1024
 
 P = TypeVar("P", bound=BaseModel)
+
+
+def status_document(controller: Controller, *, streams: bool = True) -> dict[str, Any]:
+    """The ``get_mma_status`` answer; also what ``--report`` writes: one shape for both.
+
+    ``streams=False`` gives each stream's length instead of its text. The document holds
+    fresh containers and immutable leaves, so it can be encoded later, in slices.
+    """
+    status = controller.session.snapshot(streams=streams)
+    status["approvals"] = controller.pending_approvals()
+    status["tool_policy"] = str(controller.current_tool_policy)
+    return status
 
 
 class _Params(BaseModel):
@@ -56,8 +78,40 @@ class _GetStream(_Params):
     limit: int | None = Field(default=None, ge=0)
 
 
-class _Key(_Params):
-    key: str
+class _Resolve(_Params):
+    key: str | None = None
+    all: bool = False
+    #: approve: the user's version of the call's editable argument (one key only).
+    edited: str | None = None
+    #: reject: why (the model reads it).
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _one_of_key_or_all(self) -> _Resolve:
+        if (self.key is None) == (not self.all):
+            raise ValueError('give either "key" or "all": true')
+        if self.edited is not None and self.key is None:
+            raise ValueError('"edited" goes with one "key"')
+        return self
+
+
+class _Ticket(_Params):
+    ticket_id: str
+
+
+class _Track(_Params):
+    track_id: str
+
+
+class _Policy(_Params):
+    policy: str
+
+    @field_validator("policy")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in {p.value for p in ToolPolicy}:
+            raise ValueError("one of: " + ", ".join(p.value for p in ToolPolicy))
+        return value
 
 
 class _Name(_Params):
@@ -90,6 +144,10 @@ class AppHookApi:
             "get_approvals": self._get_approvals,
             "approve": self._approve,
             "reject": self._reject,
+            "set_tool_policy": self._set_tool_policy,
+            "get_tool_calls": self._get_tool_calls,
+            "get_changes": self._get_changes,
+            "merge_track": self._merge_track,
             "click": self._click,
             "set_value": self._set_value,
             "get_value": self._get_value,
@@ -141,9 +199,9 @@ class AppHookApi:
     def _start_epic(self, params: dict[str, Any]) -> dict[str, Any]:
         p = self._parse(_StartEpic, params)
         if p.auto is not None:
-            self.window.auto_check.setChecked(p.auto)
+            self.window.set_auto(p.auto)
         self.window.start(p.epic, p.workspace)
-        return {"started": True, "status": str(self.session.status)}
+        return {"started": True, "status": str(self.session.status)}  # the new run's
 
     def _pause(self, params: dict[str, Any]) -> dict[str, Any]:
         self._parse(_NoParams, params)
@@ -160,13 +218,14 @@ class AppHookApi:
         self.controller.cancel(p.ticket_id)
         return {"cancelled": p.ticket_id or "run"}
 
-    def _get_status(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _get_status(self, params: dict[str, Any]) -> dict[str, Any] | LargeResult:
         p = self._parse(_Status, params)
-        status = self.session.snapshot(streams=p.streams and not p.summary)
-        status["approvals"] = self.controller.pending_approvals()
-        return status
+        streams = p.streams and not p.summary
+        status = status_document(self.controller, streams=streams)
+        # Full texts are unbounded (64 streams x 100 KB is 6.4 MB): sent between events.
+        return LargeResult(status) if streams else status
 
-    def _get_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _get_stream(self, params: dict[str, Any]) -> dict[str, Any] | LargeResult:
         p = self._parse(_GetStream, params)
         hub = self.session.hub
         if p.stream_id not in self.session.records:
@@ -175,22 +234,29 @@ class AppHookApi:
         text = hub.text(p.stream_id, p.offset)
         if p.limit is not None:
             text = text[: p.limit]
-        return {
+        result = {
             "stream_id": p.stream_id,
             "offset": p.offset,
             "text": text,
             "length": hub.length(p.stream_id),
             "chunks": hub.chunk_count(p.stream_id),
         }
+        return LargeResult(result) if len(text) > LARGE_TEXT_CHARS else result
 
-    def _get_approvals(self, params: dict[str, Any]) -> list[dict[str, str]]:
+    def _get_approvals(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self._parse(_NoParams, params)
         return self.controller.pending_approvals()
 
     def _resolve(self, params: dict[str, Any], approved: bool) -> dict[str, Any]:
-        p = self._parse(_Key, params)
+        p = self._parse(_Resolve, params)
+        reason = "" if approved else p.reason
+        if p.key is None:  # all: every request pending now
+            keys = [a["key"] for a in self.controller.pending_approvals()]
+            for key in keys:
+                self.controller.resolve_approval(key, approved, reason=reason)
+            return {"keys": keys, "approved": approved}
         try:
-            self.controller.resolve_approval(p.key, approved)
+            self.controller.resolve_approval(p.key, approved, edited=p.edited, reason=reason)
         except ApprovalError as exc:
             raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
         return {"key": p.key, "approved": approved}
@@ -201,19 +267,39 @@ class AppHookApi:
     def _reject(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._resolve(params, False)
 
+    def _set_tool_policy(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._parse(_Policy, params)
+        return {"policy": str(self.controller.set_tool_policy(p.policy))}
+
+    def _get_tool_calls(self, params: dict[str, Any]) -> list[dict[str, Any]] | LargeResult:
+        p = self._parse(_Ticket, params)
+        calls = self.controller.tool_calls(p.ticket_id)
+        size = sum(len(c["result"]) for c in calls)
+        return LargeResult(calls) if size > LARGE_TEXT_CHARS else calls
+
+    def _get_changes(self, params: dict[str, Any]) -> list[dict[str, str]] | LargeResult:
+        p = self._parse(_Ticket, params)
+        changes = self.controller.changes(p.ticket_id)
+        size = sum(len(c["diff"]) for c in changes)
+        return LargeResult(changes) if size > LARGE_TEXT_CHARS else changes
+
+    def _merge_track(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Checked at once (refusals are -32000); the merge itself runs in a worker thread
+        and a ``merge`` event tells how it ended (``merged`` or ``refused`` with why)."""
+        p = self._parse(_Track, params)
+        self.controller.start_merge(p.track_id)
+        return {"merging": True, "track_id": p.track_id}
+
     def _click(self, params: dict[str, Any]) -> dict[str, Any]:
         p = self._parse(_Name, params)
-        action = self.window.actions_by_name.get(p.name)
-        if action is None:
-            raise RpcError(INVALID_PARAMS, f"Invalid params: no action {p.name!r}; "
-                           f"actions: {', '.join(ACTION_NAMES)}")
-        if not action.isEnabled():
+        try:
+            enabled = self.window.action_enabled(p.name)
+        except KeyError as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
+        if not enabled:
             raise RpcError(REFUSED, f"action {p.name!r} is disabled now")
-        if p.name == "close":
-            # Answer first: closing ends the app.
-            QTimer.singleShot(0, action.trigger)
-        else:
-            action.trigger()
+        # Answer first when closing: it ends the app.
+        self.window.trigger_action(p.name, later=p.name == "close")
         return {"clicked": p.name, "status": str(self.session.status)}
 
     def _set_value(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -2,14 +2,18 @@
 and API keys.
 
 Everything but keys is written to ``config.toml``. Keys go to the system keyring only
-(``keys.store_key``), never to the config, QSettings or a log. Without a keyring backend
-the dialog says so and points to the environment variables.
+(``keys.store_key``), never to the config, QSettings or a log. The keyring is asked on the
+window's :class:`~mma_qt.ui.tasks.TaskRunner`, never on the GUI thread (a locked or absent
+keyring can take seconds to answer): the dialog says "checking the keyring…" until it has.
+Without a keyring backend it says so and points to the environment variables.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from functools import partial
 
 from pydantic import ValidationError
 from PySide6.QtCore import Slot
@@ -29,13 +33,34 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.model.domain import Tier
-from ..core.providers.catalog import PROVIDER_NAMES, spec
+from ..core.providers.catalog import DEMO, PROVIDER_NAMES, spec
 from ..core.settings import keys
 from ..core.settings.config import Config, ConfigError, ProviderConfig, save_config
+from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
 DEFAULT = "(default)"
+DEMO_LABEL = "demo (offline, no API key)"
+CHECKING = "Keyring: checking the keyring…"
+
+
+def provider_combo(names: Iterable[str], *, demo: bool = False,
+                   default: bool = False) -> QComboBox:
+    """Provider names shown as themselves (item data: the name); ``default`` adds
+    "(default)" first (data ""), ``demo`` the offline demo last, labelled as such."""
+    combo = QComboBox()
+    if default:
+        combo.addItem(DEFAULT, "")
+    for name in names:
+        combo.addItem(name, name)
+    if demo:
+        combo.addItem(DEMO_LABEL, DEMO)
+    return combo
+
+
+def select_provider(combo: QComboBox, name: str) -> None:
+    combo.setCurrentIndex(max(combo.findData(name), 0))
 
 
 class SettingsDialog(QDialog):
@@ -43,16 +68,36 @@ class SettingsDialog(QDialog):
         self,
         config: Config,
         on_saved: Callable[[Config], None],
+        tasks: TaskRunner,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._config = config
         self._on_saved = on_saved
+        self._tasks = tasks
+        self.error_label = QLabel()
+        self.error_label.setStyleSheet("QLabel { color: #c62828; }")
+        self.error_label.setWordWrap(True)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._general(config))
+        layout.addWidget(self._tiers(config))
+        layout.addWidget(QLabel("Base URL (local servers, gateways; empty: the default)"))
+        layout.addLayout(self._base_urls_row(config))
+        layout.addWidget(self._keys_box())
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        self._check_keyring()
 
-        self.provider = QComboBox()
-        self.provider.addItems(PROVIDER_NAMES)
-        self.provider.setCurrentText(config.provider)
+    # -- construction --------------------------------------------------------------------
+    def _general(self, config: Config) -> QFormLayout:
+        self.provider = provider_combo(PROVIDER_NAMES, demo=True)
+        select_provider(self.provider, config.provider)
         self.max_workers = QSpinBox()
         self.max_workers.setRange(1, 64)
         self.max_workers.setValue(config.max_workers)
@@ -63,16 +108,17 @@ class SettingsDialog(QDialog):
         general.addRow("Default provider", self.provider)
         general.addRow("Tier 3 workers at once", self.max_workers)
         general.addRow("Retries of a failed ticket", self.max_retries)
+        return general
 
-        tiers_box = QGroupBox("Tiers (empty model: the provider's default)")
-        tiers = QFormLayout(tiers_box)
+    def _tiers(self, config: Config) -> QGroupBox:
+        box = QGroupBox("Tiers (empty model: the provider's default)")
+        tiers = QFormLayout(box)
         self.tier_provider: dict[Tier, QComboBox] = {}
         self.tier_model: dict[Tier, QLineEdit] = {}
         for tier in Tier:
             tier_config = config.tier(tier)
-            combo = QComboBox()
-            combo.addItems([DEFAULT, *PROVIDER_NAMES])
-            combo.setCurrentText(tier_config.provider or DEFAULT)
+            combo = provider_combo(PROVIDER_NAMES, default=True)
+            select_provider(combo, tier_config.provider or "")
             model = QLineEdit(tier_config.model or "")
             row = QHBoxLayout()
             row.addWidget(combo)
@@ -82,54 +128,40 @@ class SettingsDialog(QDialog):
         self.escalation = QLineEdit(", ".join(config.tiers.tier3.escalation))
         self.escalation.setPlaceholderText("models for Tier 3 retries, e.g. gpt-5-mini, gpt-5")
         tiers.addRow("Tier 3 escalation", self.escalation)
+        return box
 
-        self.base_url_provider = QComboBox()
-        self.base_url_provider.addItems(PROVIDER_NAMES)
+    def _base_urls_row(self, config: Config) -> QHBoxLayout:
+        self._base_urls = {n: c.base_url or "" for n, c in config.providers.items()}
+        self.base_url_provider = provider_combo(PROVIDER_NAMES)
         self.base_url = QLineEdit()
         self.base_url_provider.currentTextChanged.connect(self._show_base_url)
-        self._base_urls = {n: c.base_url or "" for n, c in config.providers.items()}
         self._show_base_url(self.base_url_provider.currentText())
         self.base_url.textEdited.connect(self._edit_base_url)
         urls = QHBoxLayout()
         urls.addWidget(self.base_url_provider)
         urls.addWidget(self.base_url, 1)
+        return urls
 
-        keys_box = QGroupBox("API keys (stored in the system keyring only)")
-        keys_layout = QVBoxLayout(keys_box)
-        self.key_provider = QComboBox()
-        self.key_provider.addItems([n for n in PROVIDER_NAMES if spec(n).needs_key])
+    def _keys_box(self) -> QGroupBox:
+        box = QGroupBox("API keys (stored in the system keyring only)")
+        self.key_provider = provider_combo(n for n in PROVIDER_NAMES if spec(n).needs_key)
         self.key_edit = QLineEdit()
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_edit.setPlaceholderText("paste a key, then Store")
-        store = QPushButton("Store in keyring")
-        store.clicked.connect(self._store_key)
-        key_row = QHBoxLayout()
-        key_row.addWidget(self.key_provider)
-        key_row.addWidget(self.key_edit, 1)
-        key_row.addWidget(store)
-        self.keyring_label = QLabel(f"Keyring: {keys.keyring_status()}")
+        self.store_button = QPushButton("Store in keyring")
+        self.store_button.clicked.connect(self._store_key)
+        row = QHBoxLayout()
+        row.addWidget(self.key_provider)
+        row.addWidget(self.key_edit, 1)
+        row.addWidget(self.store_button)
+        self.keyring_label = QLabel(CHECKING)
         self.keyring_label.setWordWrap(True)
-        keys_layout.addLayout(key_row)
-        keys_layout.addWidget(self.keyring_label)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addWidget(self.keyring_label)
+        return box
 
-        self.error_label = QLabel()
-        self.error_label.setStyleSheet("QLabel { color: #c62828; }")
-        self.error_label.setWordWrap(True)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(general)
-        layout.addWidget(tiers_box)
-        layout.addWidget(QLabel("Base URL (local servers, gateways; empty: the default)"))
-        layout.addLayout(urls)
-        layout.addWidget(keys_box)
-        layout.addWidget(self.error_label)
-        layout.addWidget(buttons)
-
+    # -- base URLs -----------------------------------------------------------------------
     @Slot(str)
     def _show_base_url(self, provider: str) -> None:
         self.base_url.setText(self._base_urls.get(provider, ""))
@@ -139,6 +171,19 @@ class SettingsDialog(QDialog):
     def _edit_base_url(self, text: str) -> None:
         self._base_urls[self.base_url_provider.currentText()] = text.strip()
 
+    # -- the keyring, off the GUI thread -------------------------------------------------
+    def _check_keyring(self) -> None:
+        self.keyring_label.setText(CHECKING)
+        self._tasks.submit(keys.keyring_status, self._on_keyring_status, owner=self)
+
+    def _on_keyring_status(self, future: Future[str]) -> None:
+        try:
+            status = future.result()
+        except Exception as exc:
+            log.exception("checking the system keyring failed")
+            status = f"could not be checked ({type(exc).__name__}: {exc})"
+        self._say(self.keyring_label, f"Keyring: {status}")
+
     @Slot()
     def _store_key(self) -> None:
         provider, key = self.key_provider.currentText(), self.key_edit.text().strip()
@@ -146,27 +191,58 @@ class SettingsDialog(QDialog):
         if not key:
             self.error_label.setText("Paste a key first.")
             return
-        try:
-            keys.store_key(provider, key)
-        except keys.KeyStoreError as exc:
-            self.error_label.setText(
-                f"Could not store the key: {exc}. Set {keys.key_hint(provider)} instead."
-            )
-            log.warning("storing the %s key failed: %s", provider, exc)
-            return
         self.error_label.setText("")
-        self.keyring_label.setText(f"Stored the {provider} key in the keyring.")
+        self.store_button.setEnabled(False)
+        self.keyring_label.setText(f"Storing the {provider} key in the keyring…")
+        self._tasks.submit(
+            partial(keys.store_key, provider, key), partial(self._on_stored, provider),
+            owner=self,
+        )
 
+    def _on_stored(self, provider: str, future: Future[None]) -> None:
+        self.store_button.setEnabled(True)
+        try:
+            future.result()
+        except keys.KeyStoreError as exc:  # its message is redacted and says what to do
+            log.warning("storing the %s key failed: %s", provider, exc)
+            self._not_stored(provider, str(exc))
+            return
+        except Exception as exc:
+            log.exception("storing the %s key failed", provider)
+            self._not_stored(provider, f"{type(exc).__name__}; {keys.key_hint(provider)}")
+            return
+        self._say(self.keyring_label, f"Stored the {provider} key in the keyring.")
+
+    def _not_stored(self, provider: str, why: str) -> None:
+        self.keyring_label.setText(f"The {provider} key was not stored.")
+        self._say(self.error_label, f"Not stored: {why}")
+
+    def _say(self, label: QLabel, text: str) -> None:
+        """Show an answer that came later; grow (never squeeze the rows) to show it whole.
+
+        The layouts between the label and the dialog are brought up to date first: a
+        group box would otherwise report its new height only once its own posted layout
+        request is handled, after the dialog had kept its old size.
+        """
+        label.setText(text)
+        widget = label.parentWidget()
+        while widget is not None and widget is not self:
+            layout = widget.layout()
+            if layout is not None:
+                layout.activate()
+            widget = widget.parentWidget()
+        self.resize(self.size().expandedTo(self.sizeHint()))
+
+    # -- saving --------------------------------------------------------------------------
     def build_config(self) -> Config:
         """The edited configuration (raises ValidationError on a bad value)."""
         data = self._config.model_dump()
-        data["provider"] = self.provider.currentText()
+        data["provider"] = self.provider.currentData()
         data["max_workers"] = self.max_workers.value()
         data["max_retries"] = self.max_retries.value()
         for tier in Tier:
             name = f"tier{int(tier)}"
-            provider = self.tier_provider[tier].currentText()
-            data["tiers"][name]["provider"] = None if provider == DEFAULT else provider
+            data["tiers"][name]["provider"] = self.tier_provider[tier].currentData() or None
             data["tiers"][name]["model"] = self.tier_model[tier].text().strip() or None
         data["tiers"]["tier3"]["escalation"] = [
             m.strip() for m in self.escalation.text().split(",") if m.strip()

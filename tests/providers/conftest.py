@@ -1,5 +1,6 @@
 """Fixtures for the provider tests: a loopback wire server, an in-memory keyring, a
-clean environment (no real API keys leak in from the developer's shell)."""
+headless machine's keyring, a clean environment (no real API keys leak in from the
+developer's shell)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from mma_qt.core.settings import keys
 
 from ..conftest import MemoryKeyring
 from .wire import WireServer
+
+__all__ = ["CountingFailKeyring", "MemoryKeyring"]
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +34,26 @@ def _always_memory_keyring(memory_keyring: MemoryKeyring) -> MemoryKeyring:
     return memory_keyring
 
 
+class CountingFailKeyring(keyring.backends.fail.Keyring):
+    """A headless machine's keyring: every call raises NoKeyringError. Counts lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.lookups = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.lookups += 1
+        return super().get_password(service, username)  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def no_keyring() -> Iterator[None]:
+def no_keyring() -> Iterator[CountingFailKeyring]:
     """A headless machine: every keyring call raises NoKeyringError."""
     previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+    backend = CountingFailKeyring()
+    keyring.set_keyring(backend)
     try:
-        yield
+        yield backend
     finally:
         keyring.set_keyring(previous)
 

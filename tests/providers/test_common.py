@@ -1,20 +1,26 @@
-"""The shared retry, retry-after and estimation rules."""
+"""The shared retry, retry-after, classification and estimation rules."""
 
 from __future__ import annotations
 
 import email.utils
 import random
 import time
+from types import ModuleType
 
+import anthropic
+import httpx2
+import openai
 import pytest
 
 from mma_qt.core.model.usage import Usage
-from mma_qt.core.providers.common import (
+from mma_qt.core.providers.common import estimated_usage
+from mma_qt.core.providers.retry import (
     FailureKind,
     RetryPolicy,
-    estimated_usage,
+    SdkErrors,
     kind_for_status,
     retry_after_from_headers,
+    sdk_failure,
 )
 
 
@@ -33,7 +39,7 @@ def test_retry_after_is_honoured_but_capped() -> None:
     assert policy.delay(1, 600.0, rng) == 10.0
 
 
-def test_policy_validation() -> None:
+def test_retry_policy_refuses_no_attempts_and_negative_delays() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(attempts=0)
     with pytest.raises(ValueError):
@@ -73,3 +79,25 @@ def test_estimate_keeps_reported_input_and_cache() -> None:
     assert estimated_usage("p" * 40, "o" * 9, partial) == Usage(
         input=120, output=3, cache_read=400, cache_write=30, estimated=True
     )
+
+
+@pytest.mark.parametrize("sdk", [anthropic, openai], ids=["anthropic", "openai"])
+def test_both_stainless_sdks_share_one_classification(sdk: ModuleType) -> None:
+    errors = SdkErrors(sdk.APIError, sdk.APITimeoutError, sdk.APIConnectionError)
+    request = httpx2.Request("POST", "http://127.0.0.1:9/v1")
+    refused = sdk.APIConnectionError(request=request)
+    refused.__cause__ = ConnectionRefusedError("[Errno 111] Connection refused")
+
+    timeout = sdk_failure(sdk.APITimeoutError(request=request), errors)
+    connection = sdk_failure(refused, errors)
+    in_stream = sdk_failure(sdk.APIError("bad payload", request, body=None), errors)
+    raw = sdk_failure(httpx2.ReadTimeout("slow", request=request), errors)
+
+    assert (timeout.kind, timeout.label) == (FailureKind.TIMEOUT, "a timeout")
+    assert connection.kind is FailureKind.CONNECTION
+    assert connection.detail.endswith(": [Errno 111] Connection refused")
+    assert (in_stream.kind, in_stream.detail) == (FailureKind.SERVER, "bad payload")
+    assert raw.kind is FailureKind.TIMEOUT
+    assert all(f.retryable for f in (timeout, connection, in_stream, raw))
+    with pytest.raises(TypeError):
+        sdk_failure(ValueError("not an SDK error"), errors)

@@ -34,7 +34,7 @@ def test_default_location_is_the_user_config_dir(tmp_path: Path) -> None:
     assert config_path().parent.name == "mma-qt"
 
 
-def test_round_trip(tmp_path: Path) -> None:
+def test_saved_config_loads_back_equal(tmp_path: Path) -> None:
     config = Config.model_validate(
         {
             "provider": "openai",
@@ -115,8 +115,42 @@ def test_bad_values_name_file_and_field(tmp_path: Path, text: str, field: str) -
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: ")
-    assert f"field '{field}'" in message
+    assert message.startswith(f"{path}: {field}: ")
+    assert "Value error" not in message
+
+
+def test_wrong_type_names_file_table_field_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[tiers.tier3]\nescalation = "gpt-5"\ncolour = 1\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: tiers.tier3.escalation: Input should be a valid list; "
+        "tiers.tier3.colour: unknown key"
+    )
+
+
+def test_config_accepts_the_offline_demo_as_its_provider(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('provider = "demo"\n', encoding="utf-8")
+    assert load_config(path).provider == "demo"
+
+
+@pytest.mark.parametrize(
+    "text", ['[tiers.tier4]\nprovider = "demo"\n', '[providers.demo]\nbase_url = "http://x"\n']
+)
+def test_demo_is_only_a_top_level_provider(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="it can only be the top-level provider"):
+        load_config(path)
+
+
+def test_unknown_provider_lists_the_offline_demo(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('provider = "acme"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"known: demo \(the offline demo\), anthropic, "):
+        load_config(path)
 
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:

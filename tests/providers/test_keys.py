@@ -8,7 +8,7 @@ import pytest
 
 from mma_qt.core.settings import keys
 
-from .conftest import MemoryKeyring
+from .conftest import CountingFailKeyring, MemoryKeyring
 
 ENV_KEY = "sk-env-0123456789abcdefghij"
 RING_KEY = "sk-ring-0123456789abcdefghij"
@@ -19,7 +19,7 @@ def test_environment_beats_keyring(
 ) -> None:
     keys.store_key("anthropic", RING_KEY)
     monkeypatch.setenv("ANTHROPIC_API_KEY", ENV_KEY)
-    resolved = keys.resolve_key("anthropic")
+    resolved = keys.KeyResolver().resolve("anthropic")
     assert resolved is not None
     assert resolved.value == ENV_KEY
     assert resolved.source == "environment variable ANTHROPIC_API_KEY"
@@ -29,7 +29,7 @@ def test_environment_beats_keyring(
 def test_keyring_used_when_environment_has_none(memory_keyring: MemoryKeyring) -> None:
     keys.store_key("openai", f"  {RING_KEY}\n")
     assert memory_keyring.store == {("mma-qt", "openai"): RING_KEY}
-    resolved = keys.resolve_key("openai")
+    resolved = keys.KeyResolver().resolve("openai")
     assert resolved is not None
     assert resolved.value == RING_KEY
     assert resolved.source == "system keyring (mma-qt/openai)"
@@ -37,9 +37,9 @@ def test_keyring_used_when_environment_has_none(memory_keyring: MemoryKeyring) -
 
 def test_gemini_reads_gemini_then_google_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOOGLE_API_KEY", "AIza-google")
-    assert keys.get_key("gemini") == "AIza-google"
+    assert keys.KeyResolver().get("gemini") == "AIza-google"
     monkeypatch.setenv("GEMINI_API_KEY", "AIza-gemini")
-    assert keys.get_key("gemini") == "AIza-gemini"
+    assert keys.KeyResolver().get("gemini") == "AIza-gemini"
 
 
 def test_blank_environment_variable_is_ignored(
@@ -47,33 +47,61 @@ def test_blank_environment_variable_is_ignored(
 ) -> None:
     monkeypatch.setenv("DEEPSEEK_API_KEY", "   ")
     keys.store_key("deepseek", RING_KEY)
-    assert keys.get_key("deepseek") == RING_KEY
+    assert keys.KeyResolver().get("deepseek") == RING_KEY
 
 
 def test_no_key_anywhere() -> None:
-    assert keys.get_key("anthropic") is None
-    assert keys.get_key("ollama") is None
+    resolver = keys.KeyResolver()
+    assert resolver.get("anthropic") is None
+    assert resolver.get("ollama") is None
 
 
 def test_explicit_environ_mapping() -> None:
-    assert keys.get_key("openrouter", {"OPENROUTER_API_KEY": "sk-or-1"}) == "sk-or-1"
+    resolver = keys.KeyResolver({"OPENROUTER_API_KEY": "sk-or-1"})
+    assert resolver.get("openrouter") == "sk-or-1"
+
+
+def test_headless_machine_is_probed_once_and_said_in_one_warning_line(
+    no_keyring: CountingFailKeyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    resolver = keys.KeyResolver()
+    with caplog.at_level(logging.DEBUG, logger="mma_qt.core.settings.keys"):
+        for provider in ("anthropic", "openai", "gemini", "anthropic"):
+            assert resolver.get(provider) is None
+        status = resolver.keyring_status()
+
+    assert no_keyring.lookups == 1
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    (warning,) = warnings
+    assert warning.exc_info is None  # no traceback on the console
+    line = warning.getMessage()
+    assert "\n" not in line
+    assert line.startswith("system keyring unavailable (NoKeyringError: ")
+    assert "environment variables only" in line
+    # The traceback stays findable at DEBUG level.
+    assert any(r.exc_info for r in caplog.records if r.levelno == logging.DEBUG)
+    assert status.startswith("system keyring unavailable (NoKeyringError")
+
+
+def test_keyring_is_not_probed_until_a_lookup_reaches_it(
+    no_keyring: CountingFailKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ENV_KEY)
+    resolver = keys.KeyResolver()
+    assert resolver.get("anthropic") == ENV_KEY
+    assert no_keyring.lookups == 0
 
 
 @pytest.mark.usefixtures("no_keyring")
-def test_headless_machine_reports_status_and_falls_back_to_env(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_headless_machine_falls_back_to_env_and_refuses_to_store(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     status = keys.keyring_status()
     assert status.startswith("system keyring unavailable (NoKeyringError")
     assert "environment variables only" in status
-    assert not keys.keyring_available()
-
-    with caplog.at_level(logging.WARNING, logger="mma_qt.core.settings.keys"):
-        assert keys.get_key("anthropic") is None
-    assert "system keyring unavailable" in caplog.text
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", ENV_KEY)
-    assert keys.get_key("anthropic") == ENV_KEY
+    assert keys.KeyResolver().get("anthropic") == ENV_KEY
 
     with pytest.raises(keys.KeyStoreError) as info:
         keys.store_key("anthropic", RING_KEY)
@@ -82,15 +110,9 @@ def test_headless_machine_reports_status_and_falls_back_to_env(
 
 
 def test_keyring_status_when_available() -> None:
-    assert keys.keyring_status().startswith("system keyring available (")
-    assert keys.keyring_available()
-
-
-def test_delete_key(memory_keyring: MemoryKeyring) -> None:
-    keys.store_key("gemini", RING_KEY)
-    keys.delete_key("gemini")
-    keys.delete_key("gemini")  # absent: no error
-    assert memory_keyring.store == {}
+    resolver = keys.KeyResolver()
+    assert resolver.keyring_status().startswith("system keyring available (")
+    assert resolver.keyring_problem() is None
 
 
 def test_store_rejects_empty_key() -> None:
@@ -117,3 +139,8 @@ def test_key_hint_names_the_sources() -> None:
         "set GEMINI_API_KEY or GOOGLE_API_KEY, or store a key in the system keyring "
         "(service 'mma-qt', user 'gemini')"
     )
+
+
+def test_key_hint_for_a_local_server_says_no_key_is_sent() -> None:
+    assert "no key" in keys.key_hint("ollama")
+    assert "keyring" not in keys.key_hint("ollama")

@@ -157,3 +157,34 @@ def test_factory_streams_through_a_configured_base_url(wire: WireServer) -> None
     assert isinstance(items[-1], UsageReport)
     assert wire.requests[0].body["model"] == "local-model"
     assert wire.requests[0].headers["authorization"] == "Bearer not-needed"
+
+
+def test_keys_are_looked_up_only_for_providers_that_need_one() -> None:
+    asked: list[str] = []
+
+    def lookup(provider: str) -> str | None:
+        asked.append(provider)
+        return KEY
+
+    config = Config.model_validate(
+        {"provider": "ollama", "tiers": {"tier4": {"provider": "openai"}}}
+    )
+    built = build_factory(config, lookup=lookup)
+    assert built is not None
+    assert missing_keys(config, lookup=lookup) == []
+    assert asked == ["openai", "openai"]
+
+    asked.clear()
+    assert build_factory(Config(), "lmstudio", lookup=lookup) is not None
+    assert missing_keys(Config(), "lmstudio", lookup=lookup) == []
+    assert asked == []
+
+
+def test_unknown_provider_error_lists_the_offline_demo() -> None:
+    with pytest.raises(ValueError, match=r"known: demo \(the offline demo\), anthropic, openai"):
+        build_factory(Config(), "nosuch")
+
+
+def test_the_demo_is_not_built_as_a_real_provider() -> None:
+    with pytest.raises(ValueError, match="'demo' is the offline demo"):
+        build_factory(Config(provider="demo"))

@@ -26,9 +26,10 @@ from mma_qt.core.providers.base import (
     TextDelta,
     UsageReport,
 )
-from mma_qt.core.providers.common import RetryPolicy, SdkClient
+from mma_qt.core.providers.common import SdkClient
 from mma_qt.core.providers.gemini_provider import GeminiClient
 from mma_qt.core.providers.openai_provider import OpenAIClient
+from mma_qt.core.providers.retry import RetryPolicy
 
 from . import wire as wf
 from .wire import JsonReply, Script, SSEReply, WireServer
@@ -238,6 +239,7 @@ def test_auth_error_is_not_retried_and_hides_the_key(case: Case, wire: WireServe
 
     assert isinstance(error, ProviderError)
     assert error.retryable is False
+    assert error.began is False  # refused before any stream: nothing to pay for
     assert len(wire.requests) == 1
     assert items == []
     message = str(error)
@@ -253,6 +255,8 @@ def test_server_errors_give_up_after_the_attempt_limit(case: Case, wire: WireSer
 
     assert isinstance(error, ProviderError)
     assert error.retryable is True
+    assert error.began is False
+    assert reports(items) == []
     assert "gave up after 4 attempts" in str(error)
     assert [n.split(" (")[1].split(")")[0] for n in notices(items)] == [
         "attempt 2/4", "attempt 3/4", "attempt 4/4",
@@ -287,6 +291,7 @@ def test_stream_cut_midway_reports_estimated_usage(case: Case, wire: WireServer)
 
     assert isinstance(error, ProviderError)
     assert error.retryable is True  # the caller may retry the whole call
+    assert error.began is True
     assert texts(items) == TEXTS[:2]
     (report,) = reports(items)
     assert items[-1] is report
@@ -383,9 +388,8 @@ def test_openai_local_server_needs_no_key(wire: WireServer) -> None:
 def test_openai_proper_uses_max_completion_tokens(wire: WireServer) -> None:
     case = CASES[1]
     wire.add(SSEReply(case.script(TEXTS).full()))
-    client = OpenAIClient(
-        api_key=KEY, base_url=f"{wire.base_url}/v1", max_completion_tokens=True
-    )
+    client = OpenAIClient(api_key=KEY, base_url=f"{wire.base_url}/v1")
+    assert client.provider == "openai"
     collect(client, case.request())
     assert wire.requests[0].body["max_completion_tokens"] == 256
     assert "max_tokens" not in wire.requests[0].body

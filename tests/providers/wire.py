@@ -14,6 +14,17 @@ The event builders produce the frames each provider documents:
   empty ``choices`` and the usage, then ``data: [DONE]``;
 * Gemini ``streamGenerateContent?alt=sse``: ``data: <GenerateContentResponse>`` separated
   by CRLF CRLF as Google sends them, with ``usageMetadata``; the last one has finishReason.
+
+Each builder can also stream tool calls (:class:`WireCall`), as each API does:
+
+* Anthropic: a ``tool_use`` content block per call (content_block_start with its id, name
+  and an empty input; an empty ``input_json_delta`` then one per fragment of the input
+  JSON; content_block_stop), and ``stop_reason: "tool_use"``;
+* OpenAI: ``delta.tool_calls`` items, the first of a call with its index, id, type and
+  name (and empty arguments), then one per arguments fragment; ``finish_reason:
+  "tool_calls"``;
+* Gemini: whole ``functionCall`` parts (``name``, ``args`` as an object, an ``id`` only
+  when given) in the last chunk, the first with its ``thoughtSignature`` when given.
 """
 
 from __future__ import annotations
@@ -176,6 +187,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+# -- tool calls --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WireCall:
+    """A tool call as a server streams it: the arguments JSON in the fragments it sends."""
+
+    id: str
+    name: str
+    fragments: tuple[str, ...]
+    #: Gemini's ``thoughtSignature`` (base64) on the call's part; empty: none.
+    signature: str = ""
+
+    @property
+    def arguments_text(self) -> str:
+        return "".join(self.fragments)
+
+    @property
+    def arguments(self) -> Any:
+        return json.loads(self.arguments_text)
+
+
 # -- Anthropic ---------------------------------------------------------------------------
 
 
@@ -212,7 +245,14 @@ ANTHROPIC_FINAL_USAGE = {
 }
 
 
-def anthropic_script(texts: list[str], model: str = "claude-sonnet-4-6") -> Script:
+def anthropic_script(
+    texts: list[str],
+    model: str = "claude-sonnet-4-6",
+    calls: list[WireCall] | None = None,
+    start_usage: dict[str, int] | None = None,
+    final_usage: dict[str, int] | None = None,
+) -> Script:
+    calls = calls or []
     head = [
         _event(
             "message_start",
@@ -226,7 +266,7 @@ def anthropic_script(texts: list[str], model: str = "claude-sonnet-4-6") -> Scri
                     "model": model,
                     "stop_reason": None,
                     "stop_sequence": None,
-                    "usage": ANTHROPIC_START_USAGE,
+                    "usage": start_usage or ANTHROPIC_START_USAGE,
                 },
             },
         ),
@@ -247,17 +287,38 @@ def anthropic_script(texts: list[str], model: str = "claude-sonnet-4-6") -> Scri
     ]
     tail = [
         _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        *(frame for i, call in enumerate(calls, 1) for frame in _anthropic_tool_use(i, call)),
         _event(
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": ANTHROPIC_FINAL_USAGE,
+                "delta": {"stop_reason": "tool_use" if calls else "end_turn",
+                          "stop_sequence": None},
+                "usage": final_usage or ANTHROPIC_FINAL_USAGE,
             },
         ),
         _event("message_stop", {"type": "message_stop"}),
     ]
     return Script(head, deltas, tail)
+
+
+def _anthropic_tool_use(index: int, call: WireCall) -> list[bytes]:
+    def delta(partial: str) -> bytes:
+        return _event("content_block_delta", {
+            "type": "content_block_delta", "index": index,
+            "delta": {"type": "input_json_delta", "partial_json": partial},
+        })
+
+    return [
+        _event("content_block_start", {
+            "type": "content_block_start", "index": index,
+            "content_block": {"type": "tool_use", "id": call.id, "name": call.name,
+                              "input": {}},
+        }),
+        delta(""),
+        *(delta(fragment) for fragment in call.fragments),
+        _event("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]
 
 
 def anthropic_error(status: int, kind: str, message: str) -> dict[str, Any]:
@@ -295,8 +356,12 @@ def _chunk(model: str, choices: list[dict[str, Any]], usage: Any = None) -> byte
 
 
 def openai_script(
-    texts: list[str], model: str = "gpt-5-mini", usage: dict[str, Any] | None = None
+    texts: list[str],
+    model: str = "gpt-5-mini",
+    usage: dict[str, Any] | None = None,
+    calls: list[WireCall] | None = None,
 ) -> Script:
+    calls = calls or []
     head = [
         _chunk(model, [{"index": 0, "delta": {"role": "assistant", "content": ""},
                         "logprobs": None, "finish_reason": None}])
@@ -307,11 +372,27 @@ def openai_script(
         for text in texts
     ]
     tail = [
-        _chunk(model, [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]),
+        *(frame for i, call in enumerate(calls) for frame in _openai_tool_call(model, i, call)),
+        _chunk(model, [{"index": 0, "delta": {}, "logprobs": None,
+                        "finish_reason": "tool_calls" if calls else "stop"}]),
         _chunk(model, [], usage or OPENAI_USAGE),
         b"data: [DONE]\n\n",
     ]
     return Script(head, deltas, tail)
+
+
+def _openai_tool_call(model: str, index: int, call: WireCall) -> list[bytes]:
+    def chunk(item: dict[str, Any]) -> bytes:
+        return _chunk(model, [{"index": 0, "delta": {"tool_calls": [item]}, "logprobs": None,
+                               "finish_reason": None}])
+
+    first = {"index": index, "id": call.id, "type": "function",
+             "function": {"name": call.name, "arguments": ""}}
+    return [
+        chunk(first),
+        *(chunk({"index": index, "function": {"arguments": fragment}})
+          for fragment in call.fragments),
+    ]
 
 
 def openai_error(status: int, code: str, message: str) -> dict[str, Any]:
@@ -335,25 +416,44 @@ def _gemini(data: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(data)}\r\n\r\n".encode()
 
 
-def gemini_script(texts: list[str], model: str = "gemini-2.5-flash") -> Script:
+def gemini_script(
+    texts: list[str],
+    model: str = "gemini-2.5-flash",
+    usage: dict[str, Any] | None = None,
+    calls: list[WireCall] | None = None,
+) -> Script:
+    calls = calls or []
     running = {"promptTokenCount": 900, "cachedContentTokenCount": 600,
                "totalTokenCount": 900}
 
-    def chunk(text: str, last: bool) -> bytes:
-        candidate: dict[str, Any] = {
-            "content": {"parts": [{"text": text}], "role": "model"}, "index": 0,
-        }
+    def chunk(parts: list[dict[str, Any]], last: bool) -> bytes:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
         if last:
             candidate["finishReason"] = "STOP"
         return _gemini({
             "candidates": [candidate],
-            "usageMetadata": GEMINI_USAGE if last else running,
+            "usageMetadata": (usage or GEMINI_USAGE) if last else running,
             "modelVersion": model,
             "responseId": "resp-01",
         })
 
-    deltas = [chunk(text, i == len(texts) - 1) for i, text in enumerate(texts)]
+    deltas = [
+        chunk([{"text": text}], not calls and i == len(texts) - 1)
+        for i, text in enumerate(texts)
+    ]
+    if calls:
+        deltas.append(chunk([_gemini_call_part(call) for call in calls], True))
     return Script([], deltas, [])
+
+
+def _gemini_call_part(call: WireCall) -> dict[str, Any]:
+    function_call: dict[str, Any] = {"name": call.name, "args": call.arguments}
+    if call.id:
+        function_call["id"] = call.id
+    part: dict[str, Any] = {"functionCall": function_call}
+    if call.signature:
+        part["thoughtSignature"] = call.signature
+    return part
 
 
 def gemini_error(

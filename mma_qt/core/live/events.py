@@ -5,12 +5,20 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 
 - ``status``: ``status``, ``active_tier``, ``error`` (run status changed)
 - ``stream``: ``stream_id``, ``status``, ``title`` (a stream row appeared or changed)
-- ``ticket``: ``ticket_id``, ``status``, ``blocked_reason``, ``retry_count``, ``model``
+- ``ticket``: ``ticket_id``, ``status``, ``blocked_reason``, ``error``, ``retry_count``,
+  ``model``, ``commit``
 - ``plan``: ``track``, ``tickets`` (ids) — a Tier 2 plan was accepted
 - ``usage``: ``stream_id``, ``tier``, ``model``, ``usage``, ``cost_usd``
 - ``text``: ``streams``: ``[{stream_id, length, delta}]`` (one event per ~16 ms drain,
   covering every stream that received text)
-- ``approval``: ``key``, ``kind``, ``ticket_id``, ``state`` (requested/approved/rejected)
+- ``approval``: ``state`` (requested/approved/rejected) and the approval's fields: ``key``,
+  ``kind`` (spawn/tool), ``ticket_id``, ``detail``, ``requested_at``, and for a tool call
+  ``tool``, ``arguments``, ``path``, ``command``, ``diff``, ``note``, ``editable``,
+  ``editable_field``; a decision adds ``by`` (user/policy/run), ``edited``, ``reason``
+- ``tool``: ``ticket_id``, ``index``, ``tier``, ``name``, ``description``, ``state``
+  (requested/ran), ``decision``, ``approval_key``, ``ok``, ``summary`` (a tool call)
+- ``tool_policy``: ``policy`` (the run's tool policy changed)
+- ``merge``: ``track_id``, ``branch``, ``into``, ``commit`` (a track was merged)
 - ``log``: ``level``, ``message`` (warnings and errors the user should see)
 """
 

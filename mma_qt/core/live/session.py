@@ -12,36 +12,18 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.domain import Ticket, Tier, ToolCallRecord, Track, stream_id
 from ..model.pricing import PricingTable
+from ..model.status import RowStatus, RunStatus, StreamStatus, TicketStatus
 from ..model.usage import Usage, estimate_tokens_for_length, sum_usage
 from .events import EventBus
 from .streams import StreamHub
 
 log = logging.getLogger(__name__)
-
-
-class RunStatus(StrEnum):
-    IDLE = "idle"
-    PLANNING = "planning"
-    RUNNING = "running"
-    PAUSED = "paused"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
-
-    @property
-    def is_active(self) -> bool:
-        return self in (RunStatus.PLANNING, RunStatus.RUNNING, RunStatus.PAUSED)
 
 
 @dataclass(slots=True)
@@ -53,9 +35,12 @@ class StreamRecord:
     title: str
     ticket_id: str | None = None
     track_id: str | None = None
-    #: Tier 3 rows mirror their ticket's status; other rows: waiting/running/done/failed.
-    status: str = "waiting"
+    #: A Tier 3 row mirrors its ticket's status; other rows have a stream status.
+    status: RowStatus = StreamStatus.WAITING
+    #: The model of the latest call; set with :meth:`use_model`.
     model: str = ""
+    #: Every model this stream's calls used, in order of first use → when (monotonic).
+    models_used: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     cost_known: bool = True
@@ -64,6 +49,12 @@ class StreamRecord:
     live_from: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+
+    def use_model(self, model: str) -> None:
+        """A call of this stream runs on ``model`` (an empty name changes nothing)."""
+        if model:
+            self.model = model
+            self.models_used.setdefault(model, time.monotonic())
 
     def elapsed(self, now: float | None = None) -> float | None:
         if self.started_at is None:
@@ -77,15 +68,17 @@ class Rollup:
     usage: Usage
     cost_usd: float
     cost_known: bool
+    #: Every model the records used, in order of first use (ties: in record order).
     models: tuple[str, ...]
 
     @staticmethod
     def of(records: Iterable[StreamRecord]) -> Rollup:
         rows = list(records)
-        models: dict[str, None] = {}
+        first_use: dict[str, float] = {}
         for r in rows:
-            if r.model:
-                models.setdefault(r.model)
+            for model, at in r.models_used.items():
+                first_use[model] = min(at, first_use.get(model, at))
+        models = sorted(first_use, key=first_use.__getitem__)
         return Rollup(
             usage=sum_usage(r.usage for r in rows),
             cost_usd=sum(r.cost_usd for r in rows),
@@ -187,16 +180,16 @@ class MmaSession(QObject):
 
     def stream_running(self, sid: str, model: str) -> None:
         record = self.records[sid]
-        record.model = model
+        record.use_model(model)
         record.live_from = self.hub.length(sid)
         if record.tier is not Tier.WORKER:
-            record.status = "running"
+            record.status = StreamStatus.RUNNING
         if record.started_at is None:
             record.started_at = time.time()
         record.finished_at = None
         self._changed(record)
 
-    def stream_finished(self, sid: str, status: str) -> None:
+    def stream_finished(self, sid: str, status: StreamStatus) -> None:
         """Mark a non-ticket stream finished; drains pending text first."""
         self.hub.drain()
         record = self.records[sid]
@@ -216,7 +209,7 @@ class MmaSession(QObject):
             tier=record.tier.label,
             ticket_id=record.ticket_id,
             title=record.title,
-            status=record.status,
+            status=str(record.status),
             model=record.model,
         )
 
@@ -241,7 +234,7 @@ class MmaSession(QObject):
         self.hub.drain()
         record.live_from = self.hub.length(sid)
         record.usage = record.usage + usage
-        record.model = model or record.model
+        record.use_model(model)
         record.calls += 1
         self._rollups.clear()
         cost = self.pricing.cost(model, usage)
@@ -277,7 +270,7 @@ class MmaSession(QObject):
             record = self.open_stream(
                 Tier.WORKER, ticket.id, f"{ticket.id}: {ticket.title}", track_id=track.id
             )
-            record.status = str(ticket.status)
+            record.status = ticket.status
         self.bus.publish("plan", track=track.to_dict(), tickets=[t.id for t in tickets])
 
     def set_ticket(
@@ -299,8 +292,8 @@ class MmaSession(QObject):
         if model is not None:
             ticket.model = model
         record = self.records[stream_id(Tier.WORKER, ticket.id)]
-        record.status = str(status)
-        record.model = ticket.model or record.model
+        record.status = status
+        record.use_model(ticket.model)
         self._rollups.clear()
         now = time.time()
         if status is TicketStatus.IN_PROGRESS:
@@ -320,6 +313,28 @@ class MmaSession(QObject):
             error=ticket.error,
             retry_count=ticket.retry_count,
             model=ticket.model,
+            commit=ticket.commit,
+        )
+
+    def tool_call(self, ticket: Ticket, record: ToolCallRecord) -> None:
+        """A tool call of ``ticket`` was made (a new record), waits for approval, or ran.
+
+        Keeps the record on the ticket and publishes a ``tool`` event.
+        """
+        if not any(r is record for r in ticket.tool_calls):
+            ticket.tool_calls.append(record)
+        self.bus.publish(
+            "tool",
+            ticket_id=ticket.id,
+            index=record.index,
+            tier=record.tier.label,
+            name=record.name,
+            description=record.description,
+            state=str(record.state),
+            decision=str(record.decision),
+            approval_key=record.approval_key,
+            ok=record.ok,
+            summary=record.summary,
         )
 
     # -- read side -------------------------------------------------------------------
@@ -347,7 +362,13 @@ class MmaSession(QObject):
         return estimate_tokens_for_length(self.hub.length(record.stream_id) - record.live_from)
 
     def snapshot(self, *, streams: bool = True) -> dict[str, Any]:
-        """The ``get_mma_status`` answer. ``streams=False`` gives stream lengths only."""
+        """The session's part of the ``get_mma_status`` answer and of the ``--report`` file.
+
+        ``streams=False`` gives stream lengths only. Cheap on the GUI thread even with full
+        streams: the texts are the transcripts' own immutable strings, referenced, not
+        copied. Every container is fresh, so the document can be encoded later, in slices,
+        while the session changes.
+        """
         self.hub.drain()
         track = self.active_track
         return {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import graphlib
+import posixpath
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from .domain import Ticket, TicketStatus
+from .domain import Ticket
+from .status import TicketStatus
 
 
 class DagError(ValueError):
@@ -110,3 +112,21 @@ def cascade_blocked(tickets: Sequence[Ticket]) -> list[Ticket]:
                     changed = True
                     break
     return newly
+
+
+# -- target files: which tickets may run side by side -----------------------------------------
+
+def _normal(path: str) -> str:
+    return posixpath.normpath(path.strip().replace("\\", "/")).rstrip("/")
+
+
+def covers(targets: Iterable[str], path: str) -> bool:
+    """Whether ``path`` is one of ``targets``, or inside a target that is a folder."""
+    path = _normal(path)
+    return any(path == t or path.startswith(t + "/") for t in map(_normal, targets))
+
+
+def overlap(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Whether two tickets' ``target_files`` share a file (a folder covers what is in it)."""
+    a, b = list(a), list(b)
+    return any(covers(b, path) for path in a) or any(covers(a, path) for path in b)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
+from .status import TicketStatus, ToolCallState, ToolDecision
 from .usage import Usage
 
 
@@ -49,22 +50,70 @@ def stream_id(tier: Tier, ticket_id: str | None = None) -> str:
     return f"{tier.label} ({tier.role}): {ticket_id}"
 
 
-class TicketStatus(StrEnum):
-    TODO = "todo"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+@dataclass(slots=True)
+class ToolCallRecord:
+    """One tool call of a ticket (Tier 3, or its Tier 4 diagnosis), as ``get_tool_calls``
+    reports it. Filled in as the call is decided and run, on the GUI thread."""
+
+    #: 1-based, per ticket across its attempts: the ``N`` of its approval key ``T-003:tool:N``.
+    index: int
+    tier: Tier
+    attempt: int
+    round: int
+    #: The model's id for the call.
+    call_id: str
+    name: str
+    #: The arguments as the model sent them (empty when they were malformed).
+    arguments: dict[str, Any]
+    #: The short line the stream shows: ``write_file src/report.py (41 lines)``.
+    description: str
+    decision: ToolDecision = ToolDecision.PENDING
+    #: The approval's key while or after it was asked (None: never asked).
+    approval_key: str | None = None
+    #: The user's edit of the editable argument, when they edited before approving.
+    edited: str | None = None
+    #: Why the user rejected it.
+    reason: str = ""
+    #: None until the result is in.
+    ok: bool | None = None
+    #: What the model received (starts with ``error:`` exactly when ``ok`` is false).
+    result: str = ""
+    summary: str = ""
 
     @property
-    def is_final(self) -> bool:
-        return self in _FINAL
+    def finished(self) -> bool:
+        return self.ok is not None
 
+    @property
+    def state(self) -> ToolCallState:
+        """``requested``, ``waiting`` (for the user's approval), then ``ran``."""
+        if self.finished:
+            return ToolCallState.RAN
+        if self.approval_key is not None and self.decision is ToolDecision.PENDING:
+            return ToolCallState.WAITING
+        return ToolCallState.REQUESTED
 
-_FINAL = frozenset(
-    {TicketStatus.COMPLETED, TicketStatus.BLOCKED, TicketStatus.FAILED, TicketStatus.CANCELLED}
-)
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "tier": self.tier.label,
+            "attempt": self.attempt,
+            "round": self.round,
+            "call_id": self.call_id,
+            "name": self.name,
+            "arguments": dict(self.arguments),
+            "description": self.description,
+            "state": str(self.state),
+            "decision": str(self.decision),
+            "approval_key": self.approval_key,
+            "edited": self.edited is not None,
+            "edited_text": self.edited,
+            "reason": self.reason,
+            "ok": self.ok,
+            "result": self.result,
+            "summary": self.summary,
+        }
+
 
 TICKET_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
@@ -89,6 +138,12 @@ class Ticket:
     qa_hint: str = ""
     started_at: float | None = None
     finished_at: float | None = None
+    #: Every tool call of every attempt, in order.
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    #: The commit of the ticket's changes on its track's branch (git workspaces).
+    commit: str | None = None
+    #: The file holding the ticket's diff (workspaces without git).
+    patch: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +160,9 @@ class Ticket:
             "usage": self.usage.to_dict(),
             "cost_usd": self.cost_usd,
             "error": self.error,
+            "tool_calls": len(self.tool_calls),
+            "commit": self.commit,
+            "patch": self.patch,
         }
 
 

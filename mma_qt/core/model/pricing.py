@@ -11,10 +11,10 @@ import fnmatch
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .bundled import bundled
 from .usage import Usage
 
 MILLION = 1_000_000
@@ -73,8 +73,8 @@ class PricingTable:
     @classmethod
     def load(cls, user_file: Path | None = None) -> PricingTable:
         """The bundled ``pricing.toml``, overridden entry by entry by ``user_file``."""
-        bundled = resources.files("mma_qt.resources").joinpath("pricing.toml")
-        table = cls.from_toml_text(bundled.read_text(encoding="utf-8"), "pricing.toml")
+        text = bundled("pricing.toml").read_text(encoding="utf-8")
+        table = cls.from_toml_text(text, "pricing.toml")
         if user_file is not None and user_file.is_file():
             text = user_file.read_text(encoding="utf-8")
             table = table.merged(cls.from_toml_text(text, str(user_file)))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from string import Template
 
+from .bundled import bundled
 from .domain import Tier
 
 
@@ -20,11 +20,11 @@ def render(tier: Tier, **values: str) -> Prompt:
 
     Raises KeyError naming a missing value, so a template and its caller cannot drift.
     """
-    path = resources.files("mma_qt.resources").joinpath("prompts", f"tier{int(tier)}.md")
+    path = bundled("prompts", f"tier{int(tier)}.md")
     system, _, user = path.read_text(encoding="utf-8").partition("\n---\n")
     return Prompt(system.strip(), Template(user).substitute(values).strip() + "\n")
 
 
 def sample_epic() -> str:
-    path = resources.files("mma_qt.resources").joinpath("sample_epic.md")
+    path = bundled("sample_epic.md")
     return " ".join(path.read_text(encoding="utf-8").split())

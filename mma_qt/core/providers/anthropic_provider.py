@@ -8,30 +8,36 @@ is final. Thinking tokens are part of ``output_tokens`` (reported in
 
 An ``error`` event inside a 200 stream (e.g. ``overloaded_error``) is classified by its
 error type, like the matching HTTP status.
+
+Tools: offered as ``tools=[{name, description, input_schema}]``. A call streams as a
+``tool_use`` content block (``content_block_start`` with its id and name,
+``input_json_delta`` fragments of its input, ``content_block_stop``), and is yielded at its
+block's stop. An assistant turn goes back as content blocks (its text, then a ``tool_use``
+block per call with the parsed input); the results go back in the next user message as
+``tool_result`` blocks (``tool_use_id``, ``content``, ``is_error``), in the calls' order.
+Consecutive turns of one role (tool results, then a user note) share one message.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import json
+from typing import Any, ClassVar, Literal
 
 import anthropic
-import httpx2
-from anthropic.types import MessageDeltaUsage, RawMessageStreamEvent
+from anthropic.types import (
+    ContentBlockParam,
+    MessageDeltaUsage,
+    MessageParam,
+    RawMessageStreamEvent,
+    ToolParam,
+)
 from anthropic.types import Usage as AnthropicUsage
 
 from ..model.usage import Usage
-from .base import CompletionRequest
-from .common import (
-    Failure,
-    FailureKind,
-    PieceStream,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    retry_after_from_headers,
-    status_failure,
-    transport_failure,
-)
+from .base import AssistantTurn, CompletionRequest, ToolDefinition, Turn, UserTurn
+from .common import PieceStream, SdkClient, StreamAborter, UsageSnapshot
+from .retry import Failure, SdkErrors, retry_after_from_headers, status_failure
+from .tool_calls import PendingCalls, as_json, merge_roles
 
 #: Error types of in-stream ``error`` events, as the HTTP status they stand for.
 _EVENT_ERROR_STATUS = {
@@ -48,7 +54,9 @@ _EVENT_ERROR_STATUS = {
 
 class AnthropicClient(SdkClient):
     default_provider: ClassVar[str] = "anthropic"
-    errors: ClassVar[tuple[type[Exception], ...]] = (anthropic.APIError, httpx2.HTTPError)
+    sdk_errors: ClassVar[SdkErrors] = SdkErrors(
+        anthropic.APIError, anthropic.APITimeoutError, anthropic.APIConnectionError
+    )
 
     _sdk: anthropic.Anthropic | None = None
 
@@ -57,7 +65,7 @@ class AnthropicClient(SdkClient):
             self._sdk = anthropic.Anthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
-                max_retries=0,  # retries are ours (common.RetryPolicy), visible in the stream
+                max_retries=0,  # retries are ours (retry.RetryPolicy), visible in the stream
                 timeout=self.http_timeout,
             )
         return self._sdk
@@ -66,53 +74,100 @@ class AnthropicClient(SdkClient):
         kwargs: dict[str, Any] = {}
         if request.system:
             kwargs["system"] = request.system
+        if request.tools:
+            kwargs["tools"] = [_tool(tool) for tool in request.tools]
         stream = self._client().messages.create(
             model=request.model,
             max_tokens=request.max_tokens,
-            messages=[{"role": "user", "content": request.prompt}],
+            messages=messages(request.turns()),
             stream=True,
             **kwargs,
         )
         aborter.track(stream.response)
-        return self._pieces(stream)
+        return self._pieces(stream, PendingCalls(request))
 
     @staticmethod
-    def _pieces(stream: anthropic.Stream[RawMessageStreamEvent]) -> PieceStream:
+    def _pieces(
+        stream: anthropic.Stream[RawMessageStreamEvent], calls: PendingCalls
+    ) -> PieceStream:
         with stream:
             usage = Usage()
             for event in stream:
                 if event.type == "message_start":
                     usage = _from_start(event.message.usage)
                     yield UsageSnapshot(usage, final=False)
+                elif event.type == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        pending = calls[event.index]
+                        pending.id, pending.name = block.id, block.name
+                        if block.input:  # sent whole rather than streamed
+                            pending.fragments.append(json.dumps(block.input))
                 elif event.type == "content_block_delta":
                     if event.delta.type == "text_delta":
                         yield event.delta.text
+                    elif event.delta.type == "input_json_delta" and event.index in calls:
+                        calls[event.index].fragments.append(event.delta.partial_json)
+                elif event.type == "content_block_stop":
+                    call = calls.complete(event.index)
+                    if call is not None:
+                        yield call
                 elif event.type == "message_delta":
                     usage = _from_delta(usage, event.usage)
                     yield UsageSnapshot(usage, final=True)
+            # A stream that ended without a block's stop still hands over what it had.
+            yield from calls.complete_all()
 
-    def _classify(self, exc: Exception) -> Failure:
-        if isinstance(exc, anthropic.APIStatusError):
-            detail = exc.api_message or _body_message(exc.body) or exc.message
-            if exc.type:
-                detail = f"{exc.type}: {detail}"
-            status = exc.status_code
-            if status == 200:  # an `error` event inside the stream
-                event_status = _EVENT_ERROR_STATUS.get(exc.type or "", 500)
-                failure = status_failure(event_status, detail)
-                return Failure(failure.kind, f"an {exc.type or 'error'} event", detail)
-            return status_failure(
-                status, detail, retry_after=retry_after_from_headers(exc.response.headers)
-            )
-        if isinstance(exc, anthropic.APITimeoutError):
-            return Failure(FailureKind.TIMEOUT, "a timeout", exc.message)
-        if isinstance(exc, anthropic.APIConnectionError):
-            return Failure(FailureKind.CONNECTION, "a connection error", _cause(exc))
-        if isinstance(exc, httpx2.HTTPError):
-            return transport_failure(exc)
-        if isinstance(exc, anthropic.APIError):
-            return Failure(FailureKind.SERVER, "an API error", exc.message)
-        raise TypeError(f"not an Anthropic error: {exc!r}") from exc
+    def _classify_status(self, exc: Exception) -> Failure | None:
+        if not isinstance(exc, anthropic.APIStatusError):
+            return None
+        detail = exc.api_message or _body_message(exc.body) or exc.message
+        if exc.type:
+            detail = f"{exc.type}: {detail}"
+        if exc.status_code == 200:  # an `error` event inside the stream
+            event_status = _EVENT_ERROR_STATUS.get(exc.type or "", 500)
+            failure = status_failure(event_status, detail)
+            return Failure(failure.kind, f"an {exc.type or 'error'} event", detail)
+        return status_failure(
+            exc.status_code, detail, retry_after=retry_after_from_headers(exc.response.headers)
+        )
+
+
+def messages(turns: tuple[Turn, ...]) -> list[MessageParam]:
+    """The conversation as Messages API messages (consecutive same-role turns merged; an
+    empty assistant turn left out, as the API refuses empty content)."""
+    result: list[MessageParam] = []
+    for role, blocks in merge_roles(_blocks(turn) for turn in turns):
+        if role == "user":
+            result.append({"role": "user", "content": blocks})
+        else:
+            result.append({"role": "assistant", "content": blocks})
+    return result
+
+
+def _blocks(turn: Turn) -> tuple[Literal["user", "assistant"], list[ContentBlockParam]]:
+    if isinstance(turn, UserTurn):
+        return "user", [{"type": "text", "text": turn.text}] if turn.text else []
+    if isinstance(turn, AssistantTurn):
+        blocks: list[ContentBlockParam] = []
+        if turn.text:
+            blocks.append({"type": "text", "text": turn.text})
+        blocks.extend(
+            {"type": "tool_use", "id": call.id, "name": call.name,
+             "input": as_json(call.arguments)}
+            for call in turn.tool_calls
+        )
+        return "assistant", blocks
+    return "user", [
+        {"type": "tool_result", "tool_use_id": result.call_id, "content": result.text,
+         "is_error": result.is_error}
+        for result in turn.results
+    ]
+
+
+def _tool(tool: ToolDefinition) -> ToolParam:
+    return {"name": tool.name, "description": tool.description,
+            "input_schema": as_json(tool.parameters)}
 
 
 def _from_start(usage: AnthropicUsage) -> Usage:
@@ -150,8 +205,3 @@ def _body_message(body: object) -> str:
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return str(error["message"])
     return ""
-
-
-def _cause(exc: BaseException) -> str:
-    cause = exc.__cause__
-    return f"{exc}: {cause}" if cause is not None else str(exc)

@@ -96,47 +96,70 @@ def _preset_spec(name: str, preset: OpenAIPreset) -> ProviderSpec:
     )
 
 
+def _cloud(
+    name: str,
+    backend: Backend,
+    models: tuple[str, str, str, str],
+    ladder: tuple[str, ...],
+    *,
+    max_completion_tokens: bool = False,
+) -> ProviderSpec:
+    """A provider's own cloud API: the SDK's default endpoint, a key needed."""
+    return ProviderSpec(
+        name=name,
+        backend=backend,
+        base_url=None,
+        needs_key=True,
+        models=_models(*models),
+        ladder=ladder,
+        max_completion_tokens=max_completion_tokens,
+    )
+
+
 PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType(
     {
-        "anthropic": ProviderSpec(
-            name="anthropic",
-            backend=Backend.ANTHROPIC,
-            base_url=None,
-            needs_key=True,
-            models=_models(
-                "claude-sonnet-4-6", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-haiku-4-5"
-            ),
-            ladder=("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-8"),
+        "anthropic": _cloud(
+            "anthropic",
+            Backend.ANTHROPIC,
+            ("claude-sonnet-4-6", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-haiku-4-5"),
+            ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-8"),
         ),
-        "openai": ProviderSpec(
-            name="openai",
-            backend=Backend.OPENAI,
-            base_url=None,
-            needs_key=True,
-            models=_models("gpt-5", "gpt-5", "gpt-5-mini", "gpt-5-mini"),
-            ladder=("gpt-5-mini", "gpt-5"),
+        "openai": _cloud(
+            "openai",
+            Backend.OPENAI,
+            ("gpt-5", "gpt-5", "gpt-5-mini", "gpt-5-mini"),
+            ("gpt-5-mini", "gpt-5"),
             max_completion_tokens=True,
         ),
-        "gemini": ProviderSpec(
-            name="gemini",
-            backend=Backend.GEMINI,
-            base_url=None,
-            needs_key=True,
-            models=_models(
-                "gemini-2.5-pro", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash"
-            ),
-            ladder=("gemini-2.5-flash", "gemini-2.5-pro"),
+        "gemini": _cloud(
+            "gemini",
+            Backend.GEMINI,
+            ("gemini-2.5-pro", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash"),
+            ("gemini-2.5-flash", "gemini-2.5-pro"),
         ),
         **{name: _preset_spec(name, p) for name, p in OPENAI_COMPATIBLE_PRESETS.items()},
     }
 )
 
+#: The SDK-backed providers.
 PROVIDER_NAMES: tuple[str, ...] = tuple(PROVIDERS)
+
+#: The offline demo (:mod:`.demo`): no network, no key, every tier. Not SDK-backed, so it
+#: has no :class:`ProviderSpec`; ``--provider`` and the config's top-level ``provider``
+#: accept it beside :data:`PROVIDER_NAMES`.
+DEMO = "demo"
+
+
+def known_providers() -> str:
+    """The accepted names for error messages, the demo labelled as what it is."""
+    return ", ".join([f"{DEMO} (the offline demo)", *PROVIDER_NAMES])
 
 
 def spec(name: str) -> ProviderSpec:
+    """The SDK-backed provider ``name``; ValueError naming the known ones otherwise."""
+    if name == DEMO:
+        raise ValueError(f"{DEMO!r} is the offline demo, not an SDK-backed provider")
     try:
         return PROVIDERS[name]
     except KeyError as exc:
-        known = ", ".join(PROVIDER_NAMES)
-        raise ValueError(f"unknown provider {name!r} (known: {known})") from exc
+        raise ValueError(f"unknown provider {name!r} (known: {known_providers()})") from exc

@@ -1,22 +1,26 @@
-"""What the SDK-backed providers share: retry with backoff, aborting a blocked HTTP stream,
-usage estimation and error classification. Pure logic, no Qt.
+"""The stream loop the SDK-backed providers share: retries, aborting a blocked HTTP
+stream, usage estimation. Pure logic, no Qt.
 
 Each adapter (:mod:`.anthropic_provider`, :mod:`.openai_provider`,
 :mod:`.gemini_provider`) subclasses :class:`SdkClient` and supplies only what differs:
-how to open its SDK's stream and turn events into text and usage, and how to classify its
-SDK's exceptions. The stream loop, retries, cancellation and estimation live here, once.
+how to map the conversation and tools to its SDK's format, open its stream and turn events
+into text, tool calls and usage, and how to classify its SDK's status errors (everything
+else is classified by :func:`.retry.sdk_failure`). The
+stream loop, retries, cancellation and estimation live here, once; the failure kinds and
+the backoff are in :mod:`.retry`.
 
-Retry rules:
-
-* authentication/permission failures (401/403) and other client errors: no retry, a
-  :class:`ProviderError` with ``retryable=False``;
-* rate limits (429), server errors (5xx, 408, 409), timeouts and connection errors: up to
-  :attr:`RetryPolicy.attempts` attempts with exponential backoff and jitter, honouring
-  ``retry-after`` but capping it; each retry is announced with a :class:`Notice`, and the
-  wait is ``cancel.wait(delay)`` so cancelling interrupts it;
-* once text has reached the stream a failure is never retried here (that would repeat
-  text): the stream reports estimated usage, then raises a retryable ProviderError so the
-  caller may retry the whole call.
+* A failure that :mod:`.retry` calls final, or the last allowed attempt's, raises a
+  :class:`ProviderError`; every other is retried after ``cancel.wait(delay)`` (so
+  cancelling interrupts the wait), and each retry is announced with a :class:`Notice`.
+* Once text or a tool call has reached the stream a failure is never retried here (that
+  would repeat it): the stream reports estimated usage, then raises a retryable
+  ProviderError so the caller may retry the whole call.
+* A tool call is a piece too: each adapter assembles its SDK's fragments into a
+  :class:`ToolCall` (:class:`PendingCalls` for the ones streamed as JSON text) and yields it
+  once it is complete.
+* A call *began* when :meth:`SdkClient._open` returned: the provider answered 2xx (for
+  Gemini: and sent its first chunk). A call that never began reports no usage and raises
+  with ``began=False``; one that began and got no final figures gets an estimate.
 
 Cancellation: ``cancel.on_cancel`` shuts the call's socket down. Closing an HTTP response
 from another thread does not wake a thread blocked reading its socket (``close(2)`` does
@@ -27,176 +31,40 @@ timeout fires. A cancelled stream ends normally after its (estimated) :class:`Us
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
 import random
 import socket
 import threading
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, ClassVar
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
 import httpx2
 
 from ..model.cancel import CancelToken
 from ..model.usage import Usage
 from ..settings import keys
-from .base import CompletionRequest, Notice, ProviderError, StreamItem, TextDelta, UsageReport
+from .base import (
+    CompletionRequest,
+    Notice,
+    ProviderError,
+    StreamItem,
+    TextDelta,
+    ToolCall,
+    UsageReport,
+)
+from .retry import Failure, FailureKind, RetryPolicy, SdkErrors, sdk_failure, seconds
+from .tool_calls import arguments_json
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Seconds to wait for a TCP connection; the read timeout is the client's ``timeout``.
 CONNECT_TIMEOUT = 10.0
 #: Seconds between two bytes of a stream before it counts as timed out.
 DEFAULT_TIMEOUT = 120.0
-
-
-# -- failures ----------------------------------------------------------------------------
-
-
-class FailureKind(StrEnum):
-    AUTH = "auth"
-    RATE_LIMIT = "rate_limit"
-    SERVER = "server"
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    REQUEST = "request"
-
-
-_RETRYABLE = frozenset(
-    {FailureKind.RATE_LIMIT, FailureKind.SERVER, FailureKind.TIMEOUT, FailureKind.CONNECTION}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """One failed attempt, classified. ``detail`` may carry a key: it is redacted on use."""
-
-    kind: FailureKind
-    #: Short, for the retry notice: "HTTP 429", "a timeout", "an overloaded_error event".
-    label: str
-    detail: str = ""
-    status: int | None = None
-    #: Seconds the provider asked us to wait, if it said.
-    retry_after: float | None = None
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in _RETRYABLE
-
-
-def kind_for_status(status: int) -> FailureKind:
-    if status in (401, 403):
-        return FailureKind.AUTH
-    if status == 429:
-        return FailureKind.RATE_LIMIT
-    if status == 408:
-        return FailureKind.TIMEOUT
-    if status == 409 or status >= 500:
-        # 409: a lock/conflict timeout on the provider's side; both SDKs retry it too.
-        return FailureKind.SERVER
-    return FailureKind.REQUEST
-
-
-def status_failure(
-    status: int,
-    detail: str,
-    *,
-    retry_after: float | None = None,
-    kind: FailureKind | None = None,
-) -> Failure:
-    return Failure(
-        kind=kind_for_status(status) if kind is None else kind,
-        label=f"HTTP {status}",
-        detail=detail,
-        status=status,
-        retry_after=retry_after,
-    )
-
-
-def transport_failure(exc: httpx2.HTTPError) -> Failure:
-    """A failure of the HTTP layer itself (raw ``httpx2`` errors some SDKs let through)."""
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx2.TimeoutException):
-        return Failure(FailureKind.TIMEOUT, "a timeout", detail)
-    if isinstance(exc, httpx2.HTTPStatusError):
-        response = exc.response
-        return status_failure(
-            response.status_code, detail, retry_after=retry_after_from_headers(response.headers)
-        )
-    if isinstance(exc, httpx2.TransportError):
-        return Failure(FailureKind.CONNECTION, "a connection error", detail)
-    return Failure(FailureKind.REQUEST, "an HTTP error", detail)
-
-
-def retry_after_from_headers(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        seconds = _float(millis)
-        if seconds is not None:
-            return seconds / 1000
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _float(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        log.debug("unparseable retry-after header %r", value, exc_info=True)
-        return None
-    return max(0.0, float(when.timestamp()) - time.time())
-
-
-def _float(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-# -- retry policy ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded attempts with exponential backoff and jitter.
-
-    The n-th retry waits ``min(max_delay, base_delay * 2**(n-1))``, jittered into its
-    upper half ("equal jitter"), or the provider's ``retry-after`` capped at
-    ``max_retry_after``. Tests inject a tiny ``base_delay``.
-    """
-
-    attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 20.0
-    max_retry_after: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("RetryPolicy.attempts must be at least 1")
-        if min(self.base_delay, self.max_delay, self.max_retry_after) < 0:
-            raise ValueError("RetryPolicy delays must not be negative")
-
-    def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds to wait before retry number ``retry`` (1 = the first retry)."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** max(retry - 1, 0))
-        return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
-
-
-def _seconds(delay: float) -> str:
-    return f"{delay:.1f} s" if delay >= 0.1 or delay == 0 else f"{delay * 1000:.0f} ms"
 
 
 # -- aborting a stream from another thread ------------------------------------------------
@@ -214,10 +82,6 @@ class StreamAborter:
         self._lock = threading.Lock()
         self._response: httpx2.Response | None = None
         self._aborted = False
-
-    @property
-    def aborted(self) -> bool:
-        return self._aborted
 
     def track(self, response: httpx2.Response) -> None:
         with self._lock:
@@ -275,7 +139,7 @@ def scrub(exc: BaseException, secrets: Iterable[str | None]) -> None:
         current = current.__cause__ or current.__context__
 
 
-# -- usage -------------------------------------------------------------------------------
+# -- usage ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +150,7 @@ class UsageSnapshot:
     final: bool = True
 
 
-Piece = str | UsageSnapshot
+Piece = str | UsageSnapshot | ToolCall
 PieceStream = Generator[Piece, None, None]
 
 
@@ -308,9 +172,25 @@ def estimated_usage(prompt: str, text: str, partial: Usage | None = None) -> Usa
     )
 
 
-def prompt_text(request: CompletionRequest) -> str:
-    """Everything sent as input, for estimates."""
-    return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
+@dataclass(slots=True)
+class _Seen:
+    """What one call has seen so far, across its attempts."""
+
+    text: list[str] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
+    partial: Usage | None = None
+    final: Usage | None = None
+    #: The current attempt began (see the module docstring).
+    began: bool = False
+
+    @property
+    def emitted(self) -> bool:
+        """Output reached the stream: a retry here would repeat it."""
+        return bool(self.text or self.calls)
+
+    def estimate(self, request: CompletionRequest) -> Usage:
+        output = [*self.text, *(f"{c.name} {arguments_json(c)}" for c in self.calls)]
+        return estimated_usage(request.input_text, "".join(output), self.partial)
 
 
 # -- the adapter base --------------------------------------------------------------------
@@ -319,12 +199,12 @@ def prompt_text(request: CompletionRequest) -> str:
 class SdkClient(ABC):
     """One call's client for one SDK. Never shared between calls or threads.
 
-    Subclasses implement :meth:`_open` and :meth:`_classify` and list the exception types
-    their SDK raises in :attr:`errors`; the rest is here.
+    Subclasses implement :meth:`_open` and :meth:`_classify_status` and name their SDK's
+    exception classes in :attr:`sdk_errors`; the rest is here.
     """
 
-    #: Exceptions of this SDK (and its HTTP layer) that :meth:`_classify` understands.
-    errors: ClassVar[tuple[type[Exception], ...]] = (httpx2.HTTPError,)
+    #: This SDK's exceptions (raw ``httpx2`` errors are caught and classified too).
+    sdk_errors: ClassVar[SdkErrors] = SdkErrors(httpx2.HTTPError)
 
     #: The provider name used when the constructor is given none.
     default_provider: ClassVar[str] = ""
@@ -364,8 +244,13 @@ class SdkClient(ABC):
         """
 
     @abstractmethod
+    def _classify_status(self, exc: Exception) -> Failure | None:
+        """The failure for an SDK error that carries a status (an HTTP status, an error
+        event in the stream); None for any other, which :func:`.retry.sdk_failure` takes."""
+
     def _classify(self, exc: Exception) -> Failure:
-        """Classify one of :attr:`errors`."""
+        failure = self._classify_status(exc)
+        return failure if failure is not None else sdk_failure(exc, self.sdk_errors)
 
     #: The SDK client, created on first use by the subclass's ``_client()``.
     _sdk: Any = None
@@ -391,33 +276,13 @@ class SdkClient(ABC):
         self, request: CompletionRequest, cancel: CancelToken, aborter: StreamAborter
     ) -> Iterator[StreamItem]:
         policy = self._retry
-        text: list[str] = []
-        partial: Usage | None = None
-        final: Usage | None = None
-        sent = False  # a request of the current attempt left this process
-        started = False  # ... and its stream opened (HTTP 200)
+        seen = _Seen()
         attempt = 1
         while not cancel.cancelled:
             try:
-                sent = True
-                pieces = self._open(request, aborter)
-                started = True
-                try:
-                    for piece in pieces:
-                        if isinstance(piece, str):
-                            if piece:
-                                text.append(piece)
-                                yield TextDelta(piece)
-                        elif piece.final:
-                            final = piece.usage
-                        else:
-                            partial = piece.usage
-                        if cancel.cancelled:
-                            break
-                finally:
-                    pieces.close()
+                yield from self._attempt(request, cancel, aborter, seen)
                 break
-            except self.errors as exc:
+            except self.sdk_errors.caught as exc:
                 scrub(exc, [self._api_key])
                 if cancel.cancelled:
                     # The abort (socket shutdown) surfaces as a read error: expected.
@@ -425,35 +290,71 @@ class SdkClient(ABC):
                     break
                 failure = self._classify(exc)
                 exhausted = attempt >= policy.attempts
-                if text or not failure.retryable or exhausted:
-                    if started and final is None:
-                        usage = estimated_usage(prompt_text(request), "".join(text), partial)
-                        yield UsageReport(usage, request.model)
+                if seen.emitted or not failure.retryable or exhausted:
+                    if seen.began and seen.final is None:
+                        yield UsageReport(seen.estimate(request), request.model)
                     message = self._message(failure, request, attempt if exhausted else 0)
-                    raise ProviderError(message, retryable=failure.retryable) from exc
+                    raise ProviderError(
+                        message, retryable=failure.retryable, began=seen.began
+                    ) from exc
                 delay = policy.delay(attempt, failure.retry_after, self._rng)
                 attempt += 1
-                log.info(
-                    "%s: %s, retry %d/%d in %.2f s",
-                    self.provider, failure.label, attempt, policy.attempts, delay,
-                )
-                yield Notice(
-                    f"{self.provider}: retrying after {failure.label} "
-                    f"(attempt {attempt}/{policy.attempts}) in {_seconds(delay)}"
-                )
+                yield self._retry_notice(failure, attempt, delay)
                 aborter.release()
-                sent = started = False
-                partial = None
+                seen.began, seen.partial = False, None
                 if cancel.wait(delay):
                     break
-        if final is not None:
-            usage = final
-        elif sent:
-            usage = estimated_usage(prompt_text(request), "".join(text), partial)
+        yield from self._final_report(request, cancel, seen)
+
+    def _attempt(
+        self,
+        request: CompletionRequest,
+        cancel: CancelToken,
+        aborter: StreamAborter,
+        seen: _Seen,
+    ) -> Iterator[StreamItem]:
+        pieces = self._open(request, aborter)
+        seen.began = True
+        try:
+            for piece in pieces:
+                if isinstance(piece, str):
+                    if piece:
+                        seen.text.append(piece)
+                        yield TextDelta(piece)
+                elif isinstance(piece, ToolCall):
+                    seen.calls.append(piece)
+                    yield piece
+                elif piece.final:
+                    seen.final = piece.usage
+                else:
+                    seen.partial = piece.usage
+                if cancel.cancelled:
+                    break
+        finally:
+            pieces.close()
+
+    def _retry_notice(self, failure: Failure, attempt: int, delay: float) -> Notice:
+        attempts = self._retry.attempts
+        log.info(
+            "%s: %s, retry %d/%d in %.2f s",
+            self.provider, failure.label, attempt, attempts, delay,
+        )
+        return Notice(
+            f"{self.provider}: retrying after {failure.label} "
+            f"(attempt {attempt}/{attempts}) in {seconds(delay)}"
+        )
+
+    def _final_report(
+        self, request: CompletionRequest, cancel: CancelToken, seen: _Seen
+    ) -> Iterator[StreamItem]:
+        if seen.final is not None:
+            usage = seen.final
+        elif seen.began:
+            usage = seen.estimate(request)
             if not cancel.cancelled:
                 yield Notice(f"{self.provider} reported no token usage; usage is estimated")
         else:
-            usage = Usage()  # cancelled before anything was sent: nothing to pay for
+            usage = Usage()  # cancelled before the call began: nothing to pay for
         yield UsageReport(usage, request.model)
 
     def _message(self, failure: Failure, request: CompletionRequest, gave_up: int) -> str:

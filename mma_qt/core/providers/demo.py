@@ -3,14 +3,18 @@
 No network and no key. It is the default when no API key is configured, and it is always
 labelled "demo (offline)" in the window title, the status bar and the hook answers.
 
-Replies: Tier 1 returns JSON tracks, Tier 2 JSON tickets forming a diamond DAG (or a wide
-one from a scenario), Tier 3 a write-up of a few hundred tokens per ticket, Tier 4 a short
-diagnosis. Text streams in word-sized chunks, ``delay`` seconds apart (0 = full speed).
-Usage is reported like a real provider's final usage event, counted with the documented
-estimator :func:`mma_qt.core.model.usage.estimate_tokens` (4 characters per token).
+Replies: Tier 1 returns JSON tracks, Tier 2 JSON tickets forming a diamond DAG (the
+sample epic's plan, :mod:`.demo_plan`; or a wide one from a scenario), Tier 4 a short
+diagnosis whose last paragraph is the retry's hint. Tier 3, when the request offers tools,
+holds a scripted conversation that writes the sample epic's module and its tests into the
+workspace and runs them (:mod:`.demo_worker`, :mod:`.demo_steps`); without tools it
+answers with a write-up of a few hundred tokens. Text streams in word-sized chunks,
+``delay`` seconds apart (0 = full speed); a round's tool calls follow its text. Usage is
+reported like a real provider's final usage event, counted with the documented estimator
+:func:`mma_qt.core.model.usage.estimate_tokens` (4 characters per token).
 
-A :class:`Scenario` (a TOML file, ``--scenario``) scripts failures for tests and demos:
-a worker that raises, malformed JSON or a cycle from Tier 2, a slow stream, a wide plan.
+A :class:`Scenario` (a TOML file, ``--scenario``; :mod:`.demo_scenario`) scripts
+failures for tests and demos.
 """
 
 from __future__ import annotations
@@ -18,16 +22,38 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
 from ..model.cancel import CancelToken
 from ..model.domain import Tier
 from ..model.usage import Usage, estimate_tokens
-from .base import CompletionRequest, ProviderClient, StreamItem, TextDelta, UsageReport
+from .base import (
+    AssistantTurn,
+    CompletionRequest,
+    ProviderClient,
+    StreamItem,
+    TextDelta,
+    ToolCall,
+    UsageReport,
+)
+from .demo_plan import JOBS, Job, job_for, prompt_field
+from .demo_scenario import Scenario, ScenarioError, TicketScript
+from .demo_steps import qa_hint, steps_for
+from .demo_worker import Round, Seen, past_rounds, play, summary
+
+__all__ = [
+    "DEMO_MODELS",
+    "DEMO_WORKER_LADDER",
+    "DemoClient",
+    "DemoProviderFactory",
+    "DemoWorkerError",
+    "Scenario",
+    "ScenarioError",
+    "TicketScript",
+    "reply",
+    "worker_round",
+]
 
 DEMO_MODELS = {
     Tier.ORCHESTRATOR: "demo-orchestrator",
@@ -42,69 +68,7 @@ _CHUNK = re.compile(r"\s*\S+(?:\s+\S+)?")
 
 
 class DemoWorkerError(RuntimeError):
-    """The failure a scenario scripts into a worker."""
-
-
-class ScenarioError(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class TicketScript:
-    raise_message: str = ""
-    #: How many attempts fail (0 = every attempt).
-    raise_times: int = 0
-    after_chunks: int = 3
-    delay: float | None = None
-
-    def fails(self, attempt: int) -> bool:
-        return bool(self.raise_message) and (self.raise_times == 0 or attempt < self.raise_times)
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    #: Tier 2 replies that are malformed JSON before a good one (-1 = always).
-    tier2_malformed: int = 0
-    #: Tier 2 plans a dependency cycle.
-    tier2_cycle: bool = False
-    #: 0 = the sample diamond plan; N > 0 = N independent tickets (a wide plan).
-    wide_tickets: int = 0
-    #: Tier 3 write-ups are repeated this many times (longer streams).
-    worker_repeat: int = 1
-    tickets: dict[str, TicketScript] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path) -> Scenario:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ScenarioError(f"scenario {path}: {exc}") from exc
-        return cls.from_dict(data, str(path))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "scenario") -> Scenario:
-        try:
-            tier2 = data.get("tier2", {})
-            plan = data.get("plan", {})
-            tier3 = data.get("tier3", {})
-            tickets = {
-                tid: TicketScript(
-                    raise_message=str(entry.get("raise", "")),
-                    raise_times=int(entry.get("raise_times", 0)),
-                    after_chunks=int(entry.get("after_chunks", 3)),
-                    delay=None if "delay" not in entry else float(entry["delay"]),
-                )
-                for tid, entry in data.get("tickets", {}).items()
-            }
-            return cls(
-                tier2_malformed=int(tier2.get("malformed", 0)),
-                tier2_cycle=bool(tier2.get("cycle", False)),
-                wide_tickets=int(plan.get("wide_tickets", 0)),
-                worker_repeat=max(1, int(tier3.get("repeat", 1))),
-                tickets=tickets,
-            )
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise ScenarioError(f"{source}: {exc}") from exc
+    """The failure a scenario scripts into a worker, or a worker's failed test run."""
 
 
 class DemoProviderFactory:
@@ -132,6 +96,9 @@ class DemoProviderFactory:
 
 
 class DemoClient:
+    """One call's client: a round of text (and, for a Tier 3 worker with tools, its tool
+    calls), then the usage."""
+
     def __init__(self, delay: float, scenario: Scenario) -> None:
         self._delay = delay
         self._scenario = scenario
@@ -140,26 +107,68 @@ class DemoClient:
         """Nothing to release: the demo holds no connection."""
 
     def stream(self, request: CompletionRequest, cancel: CancelToken) -> Iterator[StreamItem]:
-        script = self._scenario.tickets.get(request.ticket_id or "", TicketScript())
+        script = self._scenario.script(request.ticket_id)
         if request.tier is not Tier.WORKER:
             script = TicketScript(delay=script.delay)
         delay = self._delay if script.delay is None else script.delay
-        text = reply(request, self._scenario)
+        if request.tier is Tier.WORKER and request.tools:
+            round_ = worker_round(request, self._scenario)
+        else:
+            round_ = Round(reply(request, self._scenario))
+        # A scripted raise strikes the first round of a conversation.
+        fails = script.fails(request.attempt) and not request.history
         sent: list[str] = []
-        for index, match in enumerate(_CHUNK.finditer(text)):
-            if script.fails(request.attempt) and index == script.after_chunks:
+        for index, match in enumerate(_CHUNK.finditer(round_.text)):
+            if fails and index == script.after_chunks:
                 raise DemoWorkerError(script.raise_message)
             if (cancel.wait(delay) if delay > 0 else cancel.cancelled):
                 break
             sent.append(match.group())
             yield TextDelta(match.group())
-        out = "".join(sent)
+        calls: list[ToolCall] = []
+        if not cancel.cancelled:
+            failure = script.raise_message if fails else round_.failure
+            if failure:  # a scripted raise fires even past a round's last chunk
+                raise DemoWorkerError(failure)
+            calls = _tool_calls(request, round_)
+            yield from calls
+        out = "".join(sent) + "".join(json.dumps(dict(c.arguments)) for c in calls)
         usage = Usage(
-            input=estimate_tokens(request.system) + estimate_tokens(request.prompt),
+            input=_input_tokens(request),
             output=estimate_tokens(out),
             estimated=cancel.cancelled,
         )
         yield UsageReport(usage, request.model)
+
+
+def _input_tokens(request: CompletionRequest) -> int:
+    """The system text, the prompt, and the conversation since (the earlier rounds)."""
+    history = replace(request, system="", prompt="").input_text
+    return sum(estimate_tokens(part) for part in (request.system, request.prompt, history))
+
+
+def _tool_calls(request: CompletionRequest, round_: Round) -> list[ToolCall]:
+    """The round's calls, with ids unique in the conversation and the same every run."""
+    rounds = sum(isinstance(turn, AssistantTurn) for turn in request.history)
+    ticket = re.sub(r"[^A-Za-z0-9]+", "_", request.ticket_id or "call")
+    return [ToolCall(f"demo_{ticket}_{request.attempt}_{rounds}_{index}", name, dict(arguments))
+            for index, (name, arguments) in enumerate(round_.calls)]
+
+
+def worker_round(request: CompletionRequest, scenario: Scenario) -> Round:
+    """The Tier 3 worker's next round when it has tools (see :mod:`.demo_worker`)."""
+    hint = prompt_field(request.prompt, "QA hint")
+    targets = prompt_field(request.prompt, "Target files")
+    seen = Seen(
+        ticket_id=request.ticket_id or prompt_field(request.prompt, "Ticket id"),
+        title=prompt_field(request.prompt, "Ticket") or "the ticket",
+        attempt=request.attempt,
+        hint="" if hint == "(none)" else hint,
+        rounds=tuple(past_rounds(request.history)),
+    )
+    named = [t.strip() for t in targets.split(",") if t.strip() and t.strip() != "(none named)"]
+    steps = steps_for(job_for(targets), named, scenario.script(request.ticket_id), seen)
+    return play(steps, seen, lambda done: summary(done, scenario.worker_repeat))
 
 
 # -- replies ---------------------------------------------------------------------------
@@ -176,19 +185,13 @@ def reply(request: CompletionRequest, scenario: Scenario) -> str:
     return _tier4(request)
 
 
-def _field(prompt: str, name: str) -> str:
-    """Read a ``name: value`` line the prompt templates put in every prompt."""
-    match = re.search(rf"^{re.escape(name)}:\s*(.+)$", prompt, re.MULTILINE)
-    return match.group(1).strip() if match else ""
-
-
 def _subject(epic: str) -> str:
     words = re.findall(r"[A-Za-z0-9]+", epic.lower())
     return " ".join(words[:8]) or "the epic"
 
 
 def _tier1(prompt: str) -> str:
-    epic = _field(prompt, "Epic") or "the epic"
+    epic = prompt_field(prompt, "Epic") or "the epic"
     plan = {
         "tracks": [
             {
@@ -209,56 +212,33 @@ def _tier1(prompt: str) -> str:
 
 _MALFORMED = (
     "Here is the plan:\n```json\n{\"tickets\": [{\"id\": \"T-001\", \"title\": "
-    "\"Define the data model\", \"depends_on\": [}\n```\n"
+    "\"Define the report model\", \"depends_on\": [}\n```\n"
 )
 
 
 def _tier2(prompt: str, scenario: Scenario) -> str:
-    subject = _subject(_field(prompt, "Epic") or "the feature")
+    subject = _subject(prompt_field(prompt, "Epic") or "the feature")
+    jobs = JOBS
     if scenario.wide_tickets > 0:
-        tickets = [
-            {
-                "id": f"T-{i:03d}",
-                "title": f"Part {i} of {subject}",
-                "description": f"Independent slice {i} of the work.",
-                "depends_on": [],
-                "target_files": [f"src/part_{i:03d}.py"],
-            }
+        jobs = tuple(
+            Job(f"T-{i:03d}", f"Part {i} of {subject}", f"Independent slice {i} of the work.",
+                (), (f"src/part_{i:03d}.py",))
             for i in range(1, scenario.wide_tickets + 1)
-        ]
-    else:
-        tickets = [
-            _ticket(1, f"Define the data model for {subject}", [], "src/model.py"),
-            _ticket(2, "Implement the core logic", ["T-001"], "src/core.py"),
-            _ticket(3, "Add the command-line and GUI entry points", ["T-001"], "src/ui.py"),
-            _ticket(4, "Write unit tests", ["T-002"], "tests/test_core.py"),
-            _ticket(5, "Integrate and add an end-to-end test", ["T-002", "T-003"],
-                    "tests/test_e2e.py"),
-            _ticket(6, "Document the feature", ["T-004", "T-005"], "docs/feature.md"),
-        ]
-        if scenario.tier2_cycle:
-            tickets[0]["depends_on"] = ["T-006"]
+        )
+    tickets = [job.as_ticket() for job in jobs]
+    if scenario.tier2_cycle and not scenario.wide_tickets:
+        tickets[0]["depends_on"] = [tickets[-1]["id"]]
     return (
         "Breaking the track into tickets with explicit dependencies so independent work "
-        "runs in parallel.\n\n```json\n" + json.dumps({"tickets": tickets}, indent=2)
-        + "\n```\n"
+        "runs in parallel; each ticket names the files it writes.\n\n```json\n"
+        + json.dumps({"tickets": tickets}, indent=2) + "\n```\n"
     )
 
 
-def _ticket(n: int, title: str, deps: list[str], target: str) -> dict[str, Any]:
-    return {
-        "id": f"T-{n:03d}",
-        "title": title,
-        "description": f"{title}. Keep the change small and covered by tests.",
-        "depends_on": deps,
-        "target_files": [target],
-    }
-
-
 def _tier3(request: CompletionRequest, repeat: int) -> str:
-    title = _field(request.prompt, "Ticket") or "the ticket"
-    target = _field(request.prompt, "Target files") or "the target module"
-    hint = _field(request.prompt, "QA hint")
+    title = prompt_field(request.prompt, "Ticket") or "the ticket"
+    target = prompt_field(request.prompt, "Target files") or "the target module"
+    hint = prompt_field(request.prompt, "QA hint")
     hint = "" if hint == "(none)" else hint
     digest = hashlib.sha256(f"{request.ticket_id}{title}".encode()).hexdigest()[:8]
     name = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:40] or "change"
@@ -292,7 +272,14 @@ def _tier3(request: CompletionRequest, repeat: int) -> str:
 
 
 def _tier4(request: CompletionRequest) -> str:
-    error = _field(request.prompt, "Error") or "an unexpected error"
+    error = prompt_field(request.prompt, "Error") or "an unexpected error"
+    hint = qa_hint(error)
+    if hint:
+        return (
+            f"Diagnosis for {request.ticket_id}: the worker stopped with `{error}`. This is "
+            "a real regression, not the environment: a test that passed when it was written "
+            "now fails, so the code it checks changed under it.\n\n" + hint + "\n"
+        )
     return (
         f"Diagnosis for {request.ticket_id}: the worker stopped with `{error}`. "
         "This looks environmental rather than a flaw in the plan: the step that failed "

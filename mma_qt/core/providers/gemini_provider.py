@@ -15,41 +15,56 @@ was cut short and gets an estimate that keeps the reported prompt counts.
 The SDK sends the request lazily, on the first ``next()``; :meth:`GeminiClient._open`
 pulls the first chunk so an error status is raised before the stream counts as started.
 Thought parts (``part.thought``) are not reply text and are not streamed.
+
+Tools: offered as one ``types.Tool(function_declarations=[...])`` whose declarations carry
+the JSON schema in ``parameters_json_schema`` (the field that takes a raw JSON schema;
+``parameters`` wants the SDK's OpenAPI-subset ``Schema``). Automatic function calling is
+off: the tool loop runs the calls. A ``function_call`` part arrives whole and is yielded
+at once; its ``id`` may be absent (then the call gets a :func:`.common.local_call_id`, and
+no id is sent back), and its ``thought_signature`` (Gemini 3 refuses a history without it)
+travels in ``ToolCall.extra`` as base64 text. An assistant turn goes back as a ``model``
+content (text, then the ``function_call`` parts with their signatures); results as
+``function_response`` parts of a ``user`` content (``name``, ``response={"result": text}``
+or ``{"error": text}``). A ``MALFORMED_FUNCTION_CALL`` finish becomes a call with
+``error`` set; in the history it and its result are plain text, as there is no call to
+answer.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
-import httpx2
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
 from ..model.usage import Usage
-from .base import CompletionRequest
-from .common import (
-    Failure,
-    FailureKind,
-    Piece,
-    PieceStream,
-    SdkClient,
-    StreamAborter,
-    UsageSnapshot,
-    retry_after_from_headers,
-    status_failure,
-    transport_failure,
+from .base import (
+    AssistantTurn,
+    CompletionRequest,
+    ToolCall,
+    ToolDefinition,
+    ToolOutcome,
+    Turn,
+    UserTurn,
 )
+from .common import Piece, PieceStream, SdkClient, StreamAborter, UsageSnapshot
+from .retry import Failure, FailureKind, SdkErrors, retry_after_from_headers, status_failure
+from .tool_calls import as_json, local_call_id, merge_roles
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _INVALID_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
+#: ``ToolCall.extra`` keys: the id Gemini gave the call, its thought signature (base64).
+GEMINI_ID = "gemini_id"
+THOUGHT_SIGNATURE = "thought_signature"
 
 
 class GeminiClient(SdkClient):
     default_provider: ClassVar[str] = "gemini"
-    errors: ClassVar[tuple[type[Exception], ...]] = (genai_errors.APIError, httpx2.HTTPError)
+    sdk_errors: ClassVar[SdkErrors] = SdkErrors(genai_errors.APIError)
 
     _sdk: genai.Client | None = None
 
@@ -71,43 +86,79 @@ class GeminiClient(SdkClient):
             system_instruction=request.system or None,
             max_output_tokens=request.max_tokens,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            tools=[_tools(request.tools)] if request.tools else None,
         )
         chunks = self._client(aborter).models.generate_content_stream(
-            model=request.model, contents=request.prompt, config=config
+            model=request.model, contents=contents(request.turns()), config=config
         )
         first = next(chunks, None)  # sends the request; raises on an error status
-        return self._pieces(first, chunks)
+        return self._pieces(first, chunks, _Calls(request))
 
     @staticmethod
     def _pieces(
         first: types.GenerateContentResponse | None,
         chunks: Iterator[types.GenerateContentResponse],
+        calls: _Calls,
     ) -> PieceStream:
         try:
             if first is not None:
-                yield from _chunk_pieces(first)
+                yield from _chunk_pieces(first, calls)
                 for chunk in chunks:
-                    yield from _chunk_pieces(chunk)
+                    yield from _chunk_pieces(chunk, calls)
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
 
-    def _classify(self, exc: Exception) -> Failure:
-        if isinstance(exc, genai_errors.APIError):
-            detail = exc.message or str(exc)
-            if exc.status:
-                detail = f"{exc.status}: {detail}"
-            headers = getattr(exc.response, "headers", None)
-            retry_after = retry_after_from_headers(headers) or _retry_delay(exc.details)
-            kind = FailureKind.AUTH if _invalid_key(exc.details) else None
-            return status_failure(exc.code, detail, retry_after=retry_after, kind=kind)
-        if isinstance(exc, httpx2.HTTPError):
-            return transport_failure(exc)
-        raise TypeError(f"not a Gemini error: {exc!r}") from exc
+    def _classify_status(self, exc: Exception) -> Failure | None:
+        if not isinstance(exc, genai_errors.APIError):
+            return None
+        detail = exc.message or str(exc)
+        if exc.status:
+            detail = f"{exc.status}: {detail}"
+        headers = getattr(exc.response, "headers", None)
+        retry_after = retry_after_from_headers(headers) or _retry_delay(exc.details)
+        kind = FailureKind.AUTH if _invalid_key(exc.details) else None
+        return status_failure(exc.code, detail, retry_after=retry_after, kind=kind)
 
 
-def _chunk_pieces(chunk: types.GenerateContentResponse) -> list[Piece]:
+class _Calls:
+    """Turns one round's ``function_call`` parts into :class:`ToolCall` items."""
+
+    def __init__(self, request: CompletionRequest) -> None:
+        self._request = request
+        self._count = 0
+
+    def _next_id(self, given: str | None) -> str:
+        call_id = given or local_call_id(self._request, self._count)
+        self._count += 1
+        return call_id
+
+    def call(self, part: types.Part, function_call: types.FunctionCall) -> ToolCall:
+        extra: dict[str, Any] = {}
+        if function_call.id:
+            extra[GEMINI_ID] = function_call.id
+        if part.thought_signature:
+            extra[THOUGHT_SIGNATURE] = base64.b64encode(part.thought_signature).decode("ascii")
+        return ToolCall(
+            self._next_id(function_call.id),
+            function_call.name or "",
+            dict(function_call.args or {}),
+            extra=extra,
+        )
+
+    def malformed(self, message: str | None) -> ToolCall:
+        detail = f" ({message})" if message else ""
+        return ToolCall(
+            self._next_id(None), "", {},
+            error=(
+                f"Gemini could not parse the function call it wrote (MALFORMED_FUNCTION_CALL)"
+                f"{detail}; call the tool again with valid arguments"
+            ),
+        )
+
+
+def _chunk_pieces(chunk: types.GenerateContentResponse, calls: _Calls) -> list[Piece]:
     pieces: list[Piece] = []
     candidates = chunk.candidates or []
     finished = False
@@ -116,11 +167,73 @@ def _chunk_pieces(chunk: types.GenerateContentResponse) -> list[Piece]:
         finished = candidate.finish_reason is not None
         parts = candidate.content.parts if candidate.content is not None else None
         for part in parts or []:
-            if part.text and not part.thought:
+            if part.function_call is not None:
+                pieces.append(calls.call(part, part.function_call))
+            elif part.text and not part.thought:
                 pieces.append(part.text)
+        if candidate.finish_reason == types.FinishReason.MALFORMED_FUNCTION_CALL:
+            pieces.append(calls.malformed(candidate.finish_message))
     if chunk.usage_metadata is not None:
         pieces.append(UsageSnapshot(normalise_usage(chunk.usage_metadata), final=finished))
     return pieces
+
+
+def contents(turns: tuple[Turn, ...]) -> list[types.Content]:
+    """The conversation as ``generate_content`` contents (consecutive same-role turns
+    merged into one content)."""
+    calls = {
+        call.id: call
+        for turn in turns if isinstance(turn, AssistantTurn)
+        for call in turn.tool_calls
+    }
+    merged = merge_roles(_parts(turn, calls) for turn in turns)
+    return [types.Content(role=role, parts=parts) for role, parts in merged]
+
+
+def _parts(turn: Turn, calls: dict[str, ToolCall]) -> tuple[str, list[types.Part]]:
+    if isinstance(turn, UserTurn):
+        return "user", [types.Part(text=turn.text)] if turn.text else []
+    if isinstance(turn, AssistantTurn):
+        parts = [types.Part(text=turn.text)] if turn.text else []
+        parts.extend(_call_part(call) for call in turn.tool_calls)
+        return "model", parts
+    return "user", [_result_part(result, calls.get(result.call_id)) for result in turn.results]
+
+
+def _call_part(call: ToolCall) -> types.Part:
+    if call.error:  # nothing Gemini could call: say in words what happened
+        return types.Part(text=f"(a malformed call of {call.name or 'a function'})")
+    signature = call.extra.get(THOUGHT_SIGNATURE)
+    return types.Part(
+        function_call=types.FunctionCall(
+            id=call.extra.get(GEMINI_ID), name=call.name, args=as_json(call.arguments)
+        ),
+        thought_signature=base64.b64decode(signature) if signature else None,
+    )
+
+
+def _result_part(result: ToolOutcome, call: ToolCall | None) -> types.Part:
+    if call is not None and call.error:
+        return types.Part(text=result.text)
+    key = "error" if result.is_error else "result"
+    return types.Part(
+        function_response=types.FunctionResponse(
+            id=call.extra.get(GEMINI_ID) if call is not None else None,
+            name=result.name,
+            response={key: result.text},
+        )
+    )
+
+
+def _tools(tools: tuple[ToolDefinition, ...]) -> types.Tool:
+    return types.Tool(function_declarations=[
+        types.FunctionDeclaration(
+            name=tool.name,
+            description=tool.description,
+            parameters_json_schema=as_json(tool.parameters),
+        )
+        for tool in tools
+    ])
 
 
 def normalise_usage(meta: types.GenerateContentResponseUsageMetadata) -> Usage:

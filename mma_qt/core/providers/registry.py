@@ -6,7 +6,9 @@ calls or threads, and nothing is process-global. SDK modules are imported on fir
 
 :func:`build_factory` returns None when a configured provider needs a key and none is
 available (environment or keyring): the app then falls back to the demo provider.
-:func:`missing_keys` says which providers lacked one, for the status bar.
+:func:`missing_keys` says which providers lacked one, for the status bar. Both take the
+key lookup of the caller's :class:`~mma_qt.core.settings.keys.KeyResolver`, so that one
+start-up probes the keyring once. The offline demo (``"demo"``) is not built here.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ..settings import keys
 from ..settings.config import Config
 from .base import ProviderClient
 from .catalog import Backend, ProviderSpec, spec
-from .common import DEFAULT_TIMEOUT, RetryPolicy
+from .common import DEFAULT_TIMEOUT, SdkClient
+from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +84,6 @@ class RealProviderFactory:
     def routes(self) -> Mapping[Tier, Route]:
         return self._routes
 
-    @property
-    def worker_ladder(self) -> tuple[str, ...]:
-        return self._ladder
-
     def model_for(self, tier: Tier, attempt: int = 0) -> str:
         if tier is Tier.WORKER:
             return self._ladder[min(max(attempt, 0), len(self._ladder) - 1)]
@@ -92,29 +91,30 @@ class RealProviderFactory:
 
     def create(self, tier: Tier) -> ProviderClient:
         route = self._routes[tier]
-        provider_spec = route.spec
-        rng = random.Random()
-        if provider_spec.backend is Backend.ANTHROPIC:
-            from .anthropic_provider import AnthropicClient
-
-            return AnthropicClient(
-                provider=route.provider, api_key=route.api_key, base_url=route.base_url,
-                retry=self._retry, timeout=self._timeout, rng=rng,
-            )
-        if provider_spec.backend is Backend.GEMINI:
-            from .gemini_provider import GeminiClient
-
-            return GeminiClient(
-                provider=route.provider, api_key=route.api_key, base_url=route.base_url,
-                retry=self._retry, timeout=self._timeout, rng=rng,
-            )
-        from .openai_provider import OpenAIClient
-
-        return OpenAIClient(
-            provider=route.provider, api_key=route.api_key, base_url=route.base_url,
-            retry=self._retry, timeout=self._timeout, rng=rng,
-            max_completion_tokens=provider_spec.max_completion_tokens,
+        client_class = _client_class(route.spec.backend)
+        return client_class(
+            provider=route.provider,
+            api_key=route.api_key,
+            base_url=route.base_url,
+            retry=self._retry,
+            timeout=self._timeout,
+            rng=random.Random(),
         )
+
+
+def _client_class(backend: Backend) -> type[SdkClient]:
+    """The adapter for ``backend``; its SDK is imported on first use."""
+    if backend is Backend.ANTHROPIC:
+        from .anthropic_provider import AnthropicClient
+
+        return AnthropicClient
+    if backend is Backend.GEMINI:
+        from .gemini_provider import GeminiClient
+
+        return GeminiClient
+    from .openai_provider import OpenAIClient
+
+    return OpenAIClient
 
 
 # -- building from the config ------------------------------------------------------------
@@ -154,12 +154,12 @@ def worker_ladder(config: Config, provider_override: str | None = None) -> tuple
 def missing_keys(
     config: Config, provider_override: str | None = None, lookup: KeyLookup | None = None
 ) -> list[str]:
-    """Providers the config needs that have no key, in tier order."""
-    get = lookup or keys.get_key
+    """Providers the config needs that have no key, in tier order. ``lookup`` defaults to
+    a fresh :class:`keys.KeyResolver`; it is asked only about providers that need a key."""
+    get = lookup or keys.KeyResolver().get
     missing: list[str] = []
-    for tier in Tier:
-        provider = tier_provider(config, tier, provider_override)
-        if spec(provider).needs_key and provider not in missing and not get(provider):
+    for provider in dict.fromkeys(tier_provider(config, t, provider_override) for t in Tier):
+        if spec(provider).needs_key and not get(provider):
             missing.append(provider)
     return missing
 
@@ -172,17 +172,19 @@ def build_factory(
     retry: RetryPolicy | None = None,
 ) -> RealProviderFactory | None:
     """A factory for ``config`` (every tier on ``provider_override`` if given), or None
-    when a provider it needs has no key. ``lookup`` defaults to :func:`keys.get_key`."""
+    when a provider it needs has no key. ``lookup`` defaults to a fresh
+    :class:`keys.KeyResolver`; it is asked only about providers that need a key (a local
+    server never touches the keyring). ValueError for an unknown provider or the demo."""
     if provider_override is not None:
         spec(provider_override)  # unknown name: ValueError naming the known ones
-    get = lookup or keys.get_key
+    get = lookup or keys.KeyResolver().get
     found: dict[str, str | None] = {}
     routes: dict[Tier, Route] = {}
     for tier in Tier:
         provider = tier_provider(config, tier, provider_override)
         provider_spec = spec(provider)
         if provider not in found:
-            found[provider] = get(provider)
+            found[provider] = get(provider) if provider_spec.needs_key else None
         key = found[provider]
         if provider_spec.needs_key and not key:
             log.info("no API key for %s (%s)", provider, keys.key_hint(provider))

@@ -1,53 +1,144 @@
-"""Approvals: the human's gate before a spawn (and later file edits and commands).
+"""Approvals: the one gate before a spawn and before every mutating tool call.
 
-Each request is its own object keyed by ``(ticket_id, kind)``, so several can be pending
-at once and answering one never touches another. With ``auto`` every request is approved
-at once (``--auto``). Lives on the asyncio loop (GUI thread).
+Each request is its own object with its own key, so any number can be pending at once
+and answering one never touches another: ``T-003:spawn`` before a ticket starts, and
+``T-003:tool:N`` before the ticket's N-th tool call changes the workspace or runs a
+command. :meth:`ApprovalBroker.pending` lists them all, oldest first.
+
+Spawns are approved at once when the run is ``auto`` (``--auto``). Tool calls follow the
+run's :class:`~mma_qt.core.model.status.ToolPolicy`, which may change during the run
+(:meth:`ApprovalBroker.set_policy`): pending requests the new policy allows are approved
+at once. A decision may carry the user's edit of the call (the new content, the new
+``new_text`` or the command) and, on rejection, a reason the model receives.
+
+Lives on the asyncio loop (GUI thread).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..live.events import EventBus
+from ..model import dag
+from ..model.status import ToolPolicy
+from ..tools import ProposedChange
+
+SPAWN = "spawn"
+TOOL = "tool"
 
 
 class ApprovalError(KeyError):
-    pass
+    """No such pending approval, or a decision it cannot take; ``args[0]`` says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    approved: bool
+    #: The user's edit of the call's editable argument (approved calls only).
+    edited: str | None = None
+    #: Why it was rejected (sent to the model).
+    reason: str = ""
+    #: ``"user"``; ``"policy"`` when the tool policy decided; ``"run"`` when a cancel did.
+    by: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRequest:
+    """What a mutating tool call would do, as the user is asked about it."""
+
+    change: ProposedChange
+    #: The short line of the stream: ``apply_edit src/a.py``.
+    detail: str
+    #: The argument the user may edit (``content``, ``new_text``, ``command``), if any.
+    editable_field: str | None
+    #: The ticket's ``target_files`` (``auto-edits`` approves edits of these).
+    target_files: tuple[str, ...] = ()
 
 
 @dataclass(eq=False, slots=True)
 class Approval:
     kind: str
     ticket_id: str
+    key: str
     detail: str
-    future: asyncio.Future[bool] = field(repr=False)
-
-    @property
-    def key(self) -> str:
-        return f"{self.ticket_id}:{self.kind}"
+    future: asyncio.Future[Decision] = field(repr=False)
+    tool: ToolRequest | None = None
+    requested_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "kind": self.kind, "ticket_id": self.ticket_id,
-                "detail": self.detail}
+        """The item ``get_approvals`` lists; tool fields are None for a spawn."""
+        request = self.tool
+        change = None if request is None else request.change
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "ticket_id": self.ticket_id,
+            "detail": self.detail,
+            "requested_at": round(self.requested_at, 3),
+            "tool": None if change is None else change.tool,
+            "arguments": None if change is None else dict(change.arguments),
+            "path": None if change is None else change.path,
+            "command": None if change is None else change.command,
+            "diff": None if change is None else change.diff,
+            "note": None if change is None else change.note,
+            "editable": None if change is None else change.editable_text,
+            "editable_field": None if request is None else request.editable_field,
+        }
+
+
+def policy_allows(policy: ToolPolicy, request: ToolRequest) -> bool:
+    """Whether ``policy`` approves the call without asking."""
+    if policy is ToolPolicy.AUTO:
+        return True
+    if policy is ToolPolicy.AUTO_EDITS:
+        change = request.change
+        return (change.command is None and change.path is not None
+                and dag.covers(request.target_files, change.path))
+    return False
 
 
 class ApprovalBroker:
-    KINDS = ("spawn", "file_edit", "command")
+    KINDS = (SPAWN, TOOL)
 
-    def __init__(self, bus: EventBus, *, auto: bool) -> None:
+    def __init__(self, bus: EventBus, *, auto: bool,
+                 policy: ToolPolicy = ToolPolicy.ASK) -> None:
         self.bus = bus
+        #: Spawns are approved at once.
         self.auto = auto
+        self.policy = policy
         self._pending: dict[str, Approval] = {}
 
+    # -- asking (the run's coroutines) ----------------------------------------------------
     async def request(self, kind: str, ticket_id: str, detail: str = "") -> bool:
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown approval kind {kind!r}")
+        """A spawn approval (``T-003:spawn``): True when approved."""
+        if kind != SPAWN:
+            raise ValueError(f"unknown approval kind {kind!r}; tool calls use request_tool")
         if self.auto:
             return True
-        approval = Approval(kind, ticket_id, detail, asyncio.get_running_loop().create_future())
+        decision = await self._ask(Approval(
+            SPAWN, ticket_id, f"{ticket_id}:{SPAWN}", detail, self._future()))
+        return decision.approved
+
+    def asks(self, request: ToolRequest) -> bool:
+        """Whether :meth:`request_tool` would wait for the user (under the current policy)."""
+        return not policy_allows(self.policy, request)
+
+    async def request_tool(self, ticket_id: str, index: int, request: ToolRequest) -> Decision:
+        """The decision on the ticket's ``index``-th tool call (``T-003:tool:N``)."""
+        if not self.asks(request):
+            return Decision(True, by="policy")
+        return await self._ask(Approval(
+            TOOL, ticket_id, tool_key(ticket_id, index), request.detail, self._future(),
+            request))
+
+    @staticmethod
+    def _future() -> asyncio.Future[Decision]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _ask(self, approval: Approval) -> Decision:
         if approval.key in self._pending:
             raise ApprovalError(f"approval {approval.key} is already pending")
         self._pending[approval.key] = approval
@@ -57,20 +148,39 @@ class ApprovalBroker:
         finally:
             self._pending.pop(approval.key, None)
 
+    # -- answering (the window, the hook) ---------------------------------------------------
     def pending(self) -> list[Approval]:
-        return list(self._pending.values())
+        """Every unanswered approval of every ticket and track, oldest first (not those
+        answered whose waiter has yet to resume)."""
+        return [a for a in self._pending.values() if not a.future.done()]
 
-    def resolve(self, key: str, approved: bool) -> None:
+    def resolve(self, key: str, approved: bool, *, edited: str | None = None,
+                reason: str = "", by: str = "user") -> None:
         approval = self._pending.get(key)
-        if approval is None:
+        if approval is None or approval.future.done():
             raise ApprovalError(f"no pending approval {key!r}")
-        if not approval.future.done():
-            approval.future.set_result(approved)
+        if edited is not None:
+            if not approved:
+                raise ApprovalError(f"{key}: an edit is approved, not rejected")
+            if approval.tool is None or approval.tool.editable_field is None:
+                raise ApprovalError(f"{key}: there is nothing to edit in this approval")
+        approval.future.set_result(Decision(approved, edited, reason, by))
         self.bus.publish(
-            "approval", state="approved" if approved else "rejected", **approval.to_dict()
-        )
+            "approval", state="approved" if approved else "rejected", by=by,
+            edited=edited is not None, reason=reason, **approval.to_dict())
 
-    def reject_all(self, ticket_id: str | None = None) -> None:
-        for approval in list(self._pending.values()):
+    def reject_all(self, ticket_id: str | None = None, reason: str = "") -> None:
+        for approval in self.pending():
             if ticket_id is None or approval.ticket_id == ticket_id:
-                self.resolve(approval.key, False)
+                self.resolve(approval.key, False, reason=reason, by="run")
+
+    def set_policy(self, policy: ToolPolicy) -> None:
+        """Use ``policy`` from now on; pending tool calls it allows are approved at once."""
+        self.policy = policy
+        for approval in self.pending():
+            if approval.tool is not None and policy_allows(policy, approval.tool):
+                self.resolve(approval.key, True, by="policy")
+
+
+def tool_key(ticket_id: str, index: int) -> str:
+    return f"{ticket_id}:{TOOL}:{index}"

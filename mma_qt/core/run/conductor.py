@@ -1,32 +1,48 @@
 """The conductor: runs a track's ready tickets in parallel, on the asyncio (qasync) loop.
 
-Scheduling happens on the loop (GUI thread); each model call runs in a worker thread of
-the run's own :class:`~.pool.WorkerPool`, never qasync's default executor, so closing the
-app never waits on a blocked call. State changes go through the session, in the GUI
-thread. Workers never touch the session, the model or a widget: they only write text to
-their stream through the hub.
+Scheduling happens on the loop (GUI thread); each model call and each tool call runs in a
+worker thread of the run's own :class:`~.pool.WorkerPool`, never qasync's default
+executor, so closing the app never waits on a blocked call. State changes go through the
+session, in the GUI thread. Workers never touch the session, the model or a widget: they
+only write text to their stream through the hub.
+
+Each attempt of a ticket is a conversation with tools (:mod:`.tool_loop`). Two tickets
+whose ``target_files`` overlap never run at the same time. When a ticket ends, its changes
+are kept by the track's :class:`~.workbench.TrackBench`: a commit on the track's branch
+(git) or a patch file (no git).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from ..live.session import MmaSession
 from ..model import dag
-from ..model.cancel import CancelToken, PauseGate
-from ..model.domain import Ticket, TicketStatus, Tier, Track, stream_id
+from ..model.cancel import Cancelled, CancelToken, PauseGate
+from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.prompts import render
+from ..model.status import StreamStatus, TicketStatus
+from ..model.usage import Usage
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
+from ..tools import FileClaims, Tool, ToolSettings
 from .approvals import ApprovalBroker
 from .pool import WorkerPool
+from .tool_loop import ToolLoop, ToolLoopError
+from .workbench import TrackBench
 from .worker import CallFailed, CallOutcome, run_call
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Conductor", "RunContext"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(slots=True)
@@ -40,20 +56,49 @@ class RunContext:
     pool: WorkerPool = field(default_factory=WorkerPool)
     gate: PauseGate = field(default_factory=PauseGate)
     token: CancelToken = field(default_factory=CancelToken)
+    #: Which running ticket wrote which file, and each ticket's changes (every track).
+    claims: FileClaims = field(default_factory=FileClaims)
+    #: Tools offered to Tier 3 besides the builtin ones (e.g. MCP tools, ``SERVER__tool``).
+    extra_tools: tuple[Tool, ...] = ()
+
+    def bench(self, track_id: str) -> TrackBench:
+        """A new working directory for the track (prepared on its first tool call)."""
+        return TrackBench(self.session.workspace, track_id, settings=self.tool_settings(),
+                          claims=self.claims, extra_tools=self.extra_tools)
+
+    def tool_settings(self) -> ToolSettings:
+        longest = self.options.max_command_timeout_s
+        return ToolSettings(default_timeout_s=min(ToolSettings().default_timeout_s, longest),
+                            max_timeout_s=longest, allow_network=self.options.allow_network)
+
+    async def blocking(self, name: str, fn: Callable[P, R], *args: P.args,
+                       **kwargs: P.kwargs) -> R:
+        """``fn(*args, **kwargs)`` in a worker thread of the run's pool, awaited."""
+        return await asyncio.wrap_future(self.pool.submit(name, fn, *args, **kwargs))
+
+    async def hold(self, token: CancelToken, name: str = "paused") -> bool:
+        """Wait (without blocking the loop) while the run is paused; False once cancelled."""
+        if self.gate.paused and not token.cancelled:
+            try:
+                await self.blocking(name, self.gate.wait_open, token)
+            except Cancelled:
+                return False
+        return not token.cancelled
 
     async def call(self, request: CompletionRequest, token: CancelToken) -> CallOutcome:
         """Run one model call in a worker thread with a fresh provider client.
 
-        Usage is recorded on the request's stream whether the call succeeds or fails.
+        Usage is recorded on the request's stream whether the call succeeds or fails. A
+        call asked for after its token was cancelled (the app closing while a plan was about
+        to be requested) is not made: its outcome is cancelled, with no usage.
         """
+        if token.cancelled:
+            return CallOutcome("", Usage(), request.model, cancelled=True)
         client = self.factory.create(request.tier)
         write = self.session.hub.writer(request.stream_id)
         try:
-            outcome = await asyncio.wrap_future(
-                self.pool.submit(
-                    request.stream_id, run_call, client, request, write, token, self.gate
-                )
-            )
+            outcome = await self.blocking(
+                request.stream_id, run_call, client, request, write, token, self.gate)
         except CallFailed as failed:
             self.session.add_usage(request.stream_id, failed.model, failed.usage)
             raise
@@ -63,14 +108,36 @@ class RunContext:
 
 def _worth_retrying(failed: CallFailed) -> bool:
     """A provider error it calls final (a rejected key, a refused request) fails the ticket
-    at once: a diagnosis and another model cannot change the provider's answer."""
-    return not (isinstance(failed.cause, ProviderError) and not failed.cause.retryable)
+    at once: a diagnosis and another model cannot change the provider's answer. So does
+    running out of tool rounds."""
+    cause = failed.cause
+    if isinstance(cause, ToolLoopError):
+        return cause.retryable
+    return not (isinstance(cause, ProviderError) and not cause.retryable)
+
+
+def _described(failed: CallFailed) -> tuple[str, str]:
+    """A failed attempt's error and the traceback lines to show (none for a tool loop's
+    own reasons, which are no crash)."""
+    if isinstance(failed.cause, ToolLoopError):
+        return str(failed.cause), ""
+    return str(failed), failed.traceback_tail()
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """How a ticket ends: its final status and why."""
+
+    status: TicketStatus
+    reason: str = ""
+    error: str = ""
 
 
 class Conductor:
-    def __init__(self, ctx: RunContext, track: Track) -> None:
+    def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None) -> None:
         self.ctx = ctx
         self.track = track
+        self.bench = bench or ctx.bench(track.id)
         self._tokens: dict[str, CancelToken] = {}
         self._wake: asyncio.Future[None] | None = None
 
@@ -84,8 +151,9 @@ class Conductor:
         token = self._tokens.get(ticket_id)
         if token is not None:
             token.cancel(reason)
+            self.ctx.approvals.reject_all(ticket_id, reason)  # its pending tool calls
         elif ticket.status is TicketStatus.TODO:
-            self.ctx.approvals.reject_all(ticket_id)
+            self.ctx.approvals.reject_all(ticket_id, reason)
             self.ctx.session.set_ticket(ticket, TicketStatus.CANCELLED, reason=reason)
         self.wake()
 
@@ -97,13 +165,7 @@ class Conductor:
             while True:
                 self._settle(tickets)
                 if not self.ctx.gate.paused and not self.ctx.token.cancelled:
-                    active = set(running.values())
-                    for ticket in dag.ready(tickets):
-                        if len(running) >= self.ctx.options.max_workers:
-                            break
-                        if ticket.id not in active:
-                            task = asyncio.create_task(self._run_ticket(ticket))
-                            running[task] = ticket.id
+                    self._start_ready(tickets, running)
                 if not running and (self.ctx.token.cancelled or not dag.ready(tickets)):
                     break
                 wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -117,6 +179,18 @@ class Conductor:
             for task in running:
                 task.cancel()
             self._settle(tickets)
+
+    def _start_ready(self, tickets: list[Ticket], running: dict[asyncio.Task[None], str]) -> None:
+        """Start ready tickets, up to ``max_workers``, never two whose target files overlap."""
+        for ticket in dag.ready(tickets):
+            if len(running) >= self.ctx.options.max_workers:
+                break
+            if ticket.id in running.values():
+                continue
+            active = [self.track.ticket(tid) for tid in running.values()]
+            if any(dag.overlap(ticket.target_files, other.target_files) for other in active):
+                continue
+            running[asyncio.create_task(self._run_ticket(ticket))] = ticket.id
 
     def _settle(self, tickets: list[Ticket]) -> None:
         session = self.ctx.session
@@ -142,22 +216,27 @@ class Conductor:
         token = CancelToken(ctx.token)
         self._tokens[ticket.id] = token
         try:
-            await self._attempts(ticket, sid, token)
+            ending = await self._attempts(ticket, sid, token)
+            if ticket.tool_calls:
+                ending = await self._keep_changes(ticket, sid, ending)
+            session.set_ticket(ticket, ending.status, reason=ending.reason, error=ending.error)
         finally:
             self._tokens.pop(ticket.id, None)
 
-    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> None:
+    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> _Ending:
         ctx, session = self.ctx, self.ctx.session
         while True:
             model = ticket.model_override or ctx.factory.model_for(Tier.WORKER, ticket.retry_count)
             if ticket.retry_count:
                 session.write(sid, f"\n\n--- retry {ticket.retry_count} on {model} ---\n")
             session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=model)
+            loop = ToolLoop(ctx, self.bench, ticket, token)
             try:
-                outcome = await ctx.call(self._request(ticket, model, sid), token)
+                outcome = await loop.converse(self._request(ticket, model, sid))
             except CallFailed as failed:
-                log.error("ticket %s failed: %s", ticket.id, failed, exc_info=failed.cause)
-                session.write(sid, f"\n\n[error] {failed}\n{failed.traceback_tail()}")
+                error, tail = _described(failed)
+                log.error("ticket %s failed: %s", ticket.id, error, exc_info=failed.cause)
+                session.write(sid, f"\n\n[error] {error}\n{tail}")
                 if (
                     ticket.retry_count < ctx.options.max_retries
                     and not token.cancelled
@@ -169,17 +248,42 @@ class Conductor:
                         continue
                 if token.cancelled:
                     session.write(sid, f"\n[cancelled: {token.reason}]\n")
-                    session.set_ticket(ticket, TicketStatus.CANCELLED, reason=token.reason,
-                                       error=str(failed))
-                else:
-                    session.set_ticket(ticket, TicketStatus.FAILED, error=str(failed))
-                return
+                    return _Ending(TicketStatus.CANCELLED, token.reason, error)
+                return _Ending(TicketStatus.FAILED, error=error)
             if outcome.cancelled:
                 session.write(sid, f"\n[cancelled: {token.reason}]\n")
-                session.set_ticket(ticket, TicketStatus.CANCELLED, reason=token.reason)
-            else:
-                session.set_ticket(ticket, TicketStatus.COMPLETED)
-            return
+                return _Ending(TicketStatus.CANCELLED, token.reason)
+            return _Ending(TicketStatus.COMPLETED)
+
+    async def _keep_changes(self, ticket: Ticket, sid: str, ending: _Ending) -> _Ending:
+        """Release the ticket's files; commit a completed ticket's changes on the track's
+        branch (git), or write its patch (no git). A commit that fails fails the ticket."""
+        completed = ending.status is TicketStatus.COMPLETED
+        try:
+            trail = await self.ctx.blocking(f"{sid}: changes", self.bench.finish, ticket.id,
+                                            ticket.title, commit=completed)
+        except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
+            # GitError is a RuntimeError; so is a pool already shut down (app closing).
+            self.ctx.session.write(sid, f"\n[error] keeping its changes failed: {exc}\n")
+            if completed:
+                log.error("committing the changes of %s failed: %s", ticket.id, exc)
+                return _Ending(TicketStatus.FAILED, error=f"committing its changes failed: {exc}")
+            # Nothing is lost: an unfinished ticket's changes stay where it made them.
+            log.warning("recording the changes of %s failed: %s", ticket.id, exc)
+            return ending
+        ticket.commit = trail.commit
+        ticket.patch = None if trail.patch is None else str(trail.patch)
+        files = len(trail.changes)
+        if trail.commit is not None:
+            where = f"committed {trail.commit[:10]} on {self.bench.branch}"
+        elif trail.patch is not None:
+            where = f"patch in {trail.patch}"
+        elif files:
+            where = f"left uncommitted in {self.bench.workdir}"
+        else:
+            return ending
+        self.ctx.session.write(sid, f"\n[{files} changed file{'s' * (files != 1)}: {where}]\n")
+        return ending
 
     def _request(self, ticket: Ticket, model: str, sid: str) -> CompletionRequest:
         session = self.ctx.session
@@ -208,11 +312,16 @@ class Conductor:
             Tier.QA, ticket.id, f"QA {ticket.id}: {ticket.title}", track_id=self.track.id
         )
         model = ctx.factory.model_for(Tier.QA)
+        if ticket.retry_count:  # marked as the Tier 3 stream marks its retries
+            session.write(
+                record.stream_id,
+                f"\n\n--- diagnosis of attempt {ticket.retry_count + 1} on {failed.model} ---\n",
+            )
         prompt = render(
             Tier.QA,
             ticket_title=ticket.title,
             ticket_id=ticket.id,
-            error=str(failed),
+            error=_described(failed)[0],
             output_tail="\n".join(failed.text.splitlines()[-20:]) or "(no output)",
         )
         session.stream_running(record.stream_id, model)
@@ -220,14 +329,18 @@ class Conductor:
             Tier.QA, model, prompt.system, prompt.user, record.stream_id, ticket.id,
             attempt=ticket.retry_count,
         )
+        loop = ToolLoop(ctx, self.bench, ticket, CancelToken(token), tier=Tier.QA)
         try:
-            outcome = await ctx.call(request, CancelToken(token))
+            outcome = await loop.converse(request)
         except CallFailed as qa_failed:
             log.error("QA for %s failed: %s", ticket.id, qa_failed, exc_info=qa_failed.cause)
             session.write(record.stream_id, f"\n[error] {qa_failed}\n")
-            session.stream_finished(record.stream_id, "failed")
+            session.stream_finished(record.stream_id, StreamStatus.FAILED)
             return ""
-        session.stream_finished(record.stream_id, "cancelled" if outcome.cancelled else "done")
+        session.stream_finished(
+            record.stream_id,
+            StreamStatus.CANCELLED if outcome.cancelled else StreamStatus.DONE,
+        )
         paragraphs = [p.strip() for p in outcome.text.split("\n\n") if p.strip()]
         return paragraphs[-1][:1000] if paragraphs else ""
 

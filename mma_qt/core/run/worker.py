@@ -5,6 +5,11 @@ this call only), writes every delta through ``write`` (the stream hub's thread-s
 writer), holds between chunks while the run is paused, stops when its token is cancelled,
 and never swallows a failure: a provider exception leaves as :class:`CallFailed` carrying
 the cause, the partial text and the usage so far.
+
+Usage is the client's :class:`UsageReport`. A failed call that sent none is charged
+nothing if the provider refused it before it began (``ProviderError.began`` is False:
+a 401/403, a refused connection, nothing billed), and an estimate otherwise (a stream cut
+short after it began, or a client's own failure mid-stream).
 """
 
 from __future__ import annotations
@@ -15,7 +20,15 @@ from dataclasses import dataclass
 
 from ..model.cancel import Cancelled, CancelToken, PauseGate
 from ..model.usage import Usage
-from ..providers.base import CompletionRequest, Notice, ProviderClient, TextDelta, UsageReport
+from ..providers.base import (
+    CompletionRequest,
+    Notice,
+    ProviderClient,
+    ProviderError,
+    TextDelta,
+    ToolCall,
+    UsageReport,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +37,8 @@ class CallOutcome:
     usage: Usage
     model: str
     cancelled: bool
+    #: The tool calls the model made in this round, in order (none: a final answer).
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class CallFailed(Exception):
@@ -47,6 +62,7 @@ def run_call(
     gate: PauseGate,
 ) -> CallOutcome:
     parts: list[str] = []
+    calls: list[ToolCall] = []
     usage: Usage | None = None
     model = request.model
     stopped = False
@@ -59,21 +75,30 @@ def run_call(
                 write(item.text)
             elif isinstance(item, Notice):
                 write(f"\n[{item.text}]\n")
+            elif isinstance(item, ToolCall):
+                calls.append(item)
             elif isinstance(item, UsageReport):
                 usage, model = item.usage, item.model or model
     except Cancelled:
         stopped = True  # paused worker woken by its cancel; reported as cancelled below
     except Exception as exc:
         text = "".join(parts)
-        raise CallFailed(exc, text, usage or _estimate(request, text), model) from exc
+        if usage is None:
+            usage = _usage_of_failed_call(exc, request, text)
+        raise CallFailed(exc, text, usage, model) from exc
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
         client.close()
     text = "".join(parts)
-    return CallOutcome(text, usage or _estimate(request, text), model, stopped or token.cancelled)
+    if usage is None:
+        usage = Usage.estimate(request.input_text, text)
+    return CallOutcome(text, usage, model, stopped or token.cancelled, tuple(calls))
 
 
-def _estimate(request: CompletionRequest, text: str) -> Usage:
-    return Usage.estimate(request.system + "\n" + request.prompt, text)
+def _usage_of_failed_call(exc: Exception, request: CompletionRequest, text: str) -> Usage:
+    """For a failure without a usage report: nothing for a refused call, else an estimate."""
+    if isinstance(exc, ProviderError) and not exc.began:
+        return Usage()
+    return Usage.estimate(request.input_text, text)

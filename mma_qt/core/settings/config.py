@@ -7,10 +7,14 @@ Read with :mod:`tomllib`, validated with pydantic, written by the small TOML wri
 API keys never live here: a field whose name contains "key", "token", "secret" or
 "password" is dropped on load with a warning, and the schema has no place for one.
 Keys come from the environment or the system keyring (:mod:`mma_qt.core.settings.keys`).
+The one exception is an MCP server's ``env`` table: the variables the user gives that
+server (a token among them, written out or as ``"${NAME}"`` to take it from the app's
+environment) are kept as written, hidden from ``repr`` and from validation errors.
 
 Example::
 
     provider = "anthropic"          # the provider of every tier that names none
+                                    # ("demo": the offline demo, for every tier)
     max_workers = 4                 # Tier 3 workers running at once
     max_retries = 2                 # Tier 3 retries of a failed ticket (climbing the ladder)
     request_attempts = 4            # HTTP attempts per call (429/5xx/timeouts)
@@ -29,6 +33,21 @@ Example::
 
     [providers.ollama]
     base_url = "http://gpu-box:11434/v1"
+
+    [tools]
+    policy = "ask"                  # ask | auto-edits | auto: which tool calls need approval
+    max_tool_rounds = 30            # model rounds with tool calls per attempt, at most
+    max_command_timeout_s = 600     # the longest timeout run_command may ask for
+    allow_network = false           # commands reach the network (under bubblewrap)
+
+    [mcp.servers.github]            # an MCP server whose tools workers may call
+    command = ["npx", "-y", "@modelcontextprotocol/server-github"]
+    env = { GITHUB_TOKEN = "${GITHUB_TOKEN}" }
+    auto_approve = ["search_issues"]
+
+    [mcp.servers.docs]              # one over streamable HTTP
+    url = "http://127.0.0.1:8765/mcp"
+    timeout_s = 30
 """
 
 from __future__ import annotations
@@ -44,12 +63,20 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..model.domain import Tier
 from ..model.options import RunOptions
 from ..model.pricing import PricingTable
-from ..providers.catalog import PROVIDER_NAMES
+from ..model.status import ToolPolicy
+from ..providers.catalog import DEMO, PROVIDER_NAMES, known_providers
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +107,21 @@ class _Strict(BaseModel):
 
 
 def _check_provider(name: str | None) -> str | None:
+    """An SDK-backed provider, for a tier or a ``[providers.*]`` table."""
+    if name == DEMO:
+        raise ValueError(
+            f"{DEMO!r} (the offline demo) serves every tier at once: it can only be the "
+            "top-level provider"
+        )
     if name is not None and name not in PROVIDER_NAMES:
-        raise ValueError(f"unknown provider {name!r}; known: {', '.join(PROVIDER_NAMES)}")
+        raise ValueError(f"unknown provider {name!r}; known: {known_providers()}")
     return name
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
 
 
 class TierConfig(_Strict):
@@ -117,26 +156,109 @@ class ProviderConfig(_Strict):
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL")
+        return _check_url(value)
+
+
+#: An MCP server's name: its tools are offered as ``NAME__tool``, so no ``__`` inside, and
+#: only what every provider accepts in a function name.
+MCP_SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*$")
+MCP_SERVER_NAME_MAX = 32
+
+
+class McpServerConfig(_Strict):
+    """``[mcp.servers.NAME]``: one MCP server, run as a command (stdio) or reached at a URL.
+
+    Validation errors never show the values given (``env`` may hold a token).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+
+    #: stdio: the program and its arguments, e.g. ``["uvx", "mcp-server-git"]``.
+    command: list[str] | None = Field(default=None, min_length=1)
+    #: stdio: variables added to the server's small default environment (PATH, HOME, ...);
+    #: ``"${NAME}"`` in a value is replaced by the app's own variable at start.
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    #: stdio: the server's working directory (default: the app's).
+    cwd: Path | None = None
+    #: streamable HTTP: the server's endpoint, e.g. ``http://127.0.0.1:8765/mcp``.
+    url: str | None = None
+    #: The server's tools that run without asking (the others pass the approval gate).
+    auto_approve: list[str] = Field(default_factory=list)
+    #: Seconds to wait for the server to start, and for each tool call.
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value[0].strip():
+            raise ValueError("the first item must be the program to run")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command = [...] (stdio) or url = \"...\" (HTTP)")
+        if self.url is not None and (self.env or self.cwd is not None):
+            raise ValueError("env and cwd apply only to a server started with command")
+        return self
+
+
+class McpConfig(_Strict):
+    """``[mcp]``: the user's MCP servers, by name."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+
+    @field_validator("servers")
+    @classmethod
+    def _names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in value:
+            if len(name) > MCP_SERVER_NAME_MAX or not MCP_SERVER_NAME.match(name):
+                raise ValueError(
+                    f"MCP server name {name!r}: use up to {MCP_SERVER_NAME_MAX} letters, digits, "
+                    "'-' or single '_', starting with a letter (tools are named NAME__tool)"
+                )
         return value
 
 
+class ToolsConfig(_Strict):
+    """``[tools]``: the gate and the limits of the workers' tools."""
+
+    #: ``ask``: every mutating call waits for approval; ``auto-edits``: edits of a
+    #: ticket's target files do not; ``auto``: nothing does.
+    policy: ToolPolicy = RunOptions().tool_policy
+    max_tool_rounds: int = Field(default=RunOptions().max_tool_rounds, ge=1, le=1000)
+    max_command_timeout_s: float = Field(default=RunOptions().max_command_timeout_s, gt=0,
+                                         le=86_400)
+    allow_network: bool = RunOptions().allow_network
+
+
 class Config(_Strict):
+    #: ``"demo"``: every tier on the offline demo (as ``--provider demo``); the tiers'
+    #: providers and models then apply only when ``--provider`` names a real one.
     provider: str = "anthropic"
-    max_workers: int = Field(default=4, ge=1, le=64)
-    max_retries: int = Field(default=2, ge=0, le=10)
+    max_workers: int = Field(default=RunOptions().max_workers, ge=1, le=64)
+    max_retries: int = Field(default=RunOptions().max_retries, ge=0, le=10)
     request_attempts: int = Field(default=4, ge=1, le=10)
     request_timeout: float = Field(default=120.0, gt=0, le=3600)
     #: None: ``pricing.toml`` beside ``config.toml``.
     pricing_file: Path | None = None
     tiers: TiersConfig = Field(default_factory=TiersConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
 
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        _check_provider(value)
+        if value != DEMO:
+            _check_provider(value)
         return value
 
     @field_validator("providers")
@@ -191,12 +313,15 @@ def read_config(path: Path | None = None) -> tuple[Config, list[str]]:
     try:
         return Config.model_validate(data), warnings
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from exc
+        raise ConfigError(describe_errors(path, exc)) from exc
 
 
 def _without_secrets(
     data: Mapping[str, Any], path: Path, where: tuple[str, ...], warnings: list[str]
 ) -> dict[str, Any]:
+    if len(where) == 4 and where[:2] == ("mcp", "servers") and where[3] == "env":
+        # An MCP server's own variables: the user's to give it, tokens included.
+        return dict(data)
     clean: dict[str, Any] = {}
     for name, value in data.items():
         dotted = ".".join((*where, name))
@@ -214,18 +339,37 @@ def _without_secrets(
     return clean
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
+#: Pydantic's words for some errors, in a TOML file's terms.
+_TOML_REASONS = {
+    "extra_forbidden": "unknown key",
+    "model_type": "should be a table",
+    "dict_type": "should be a table",
+}
+
+
+def describe_errors(source: Path | str, exc: ValidationError) -> str:
+    """One line naming the TOML file, then each bad field by its dotted table path and why:
+    ``failing.toml: tickets.T-002.raise_times: Input should be a valid integer``."""
     problems = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"field '{field}': {error['msg']}")
-    return f"{path}: " + "; ".join(problems)
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ValueError):
+            # A validator's own words, without pydantic's "Value error, " before them.
+            reason = str(cause)
+        else:
+            reason = _TOML_REASONS.get(error["type"], error["msg"])
+        problems.append(f"{field}: {reason}")
+    return f"{source}: " + "; ".join(problems)
 
 
 def run_options(config: Config, max_workers: int | None = None) -> RunOptions:
     """The conductor's options from the config (``max_workers`` from the command line wins)."""
+    tools = config.tools
     return RunOptions(
-        max_workers=max_workers or config.max_workers, max_retries=config.max_retries
+        max_workers=max_workers or config.max_workers, max_retries=config.max_retries,
+        tool_policy=tools.policy, max_tool_rounds=tools.max_tool_rounds,
+        max_command_timeout_s=tools.max_command_timeout_s, allow_network=tools.allow_network,
     )
 
 

@@ -4,9 +4,10 @@ A key is looked up when a provider factory is built and lives only in memory. It
 written to the config file, logs, streams, reports or hook answers; any text that could
 carry one (an SDK error message, say) goes through :func:`redact` first.
 
-On a machine without a usable keyring (a headless box, a CI runner) the ``keyring``
-library raises :class:`keyring.errors.NoKeyringError`; lookups then fall back to the
-environment alone, and :func:`keyring_status` says so in words the user can act on.
+Lookups go through a :class:`KeyResolver`. On a machine without a usable keyring (a
+headless box, a CI runner) the ``keyring`` library raises
+:class:`keyring.errors.NoKeyringError`; the resolver says so once, in one warning line,
+and from then on reads the environment alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -37,12 +39,17 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
 #: What :func:`redact` puts in place of a secret.
 REDACTED = "[redacted]"
 
+_ENV_ONLY = (
+    "API keys are read from environment variables only "
+    "(e.g. ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY)"
+)
+
 #: Keyring errors that mean "no usable keyring here" (OSError: file-based backends).
 _KEYRING_ERRORS: tuple[type[Exception], ...] = (keyring.errors.KeyringError, OSError)
 
 
 class KeyStoreError(RuntimeError):
-    """A key could not be stored in (or removed from) the system keyring."""
+    """A key could not be stored in the system keyring."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,41 +65,74 @@ def env_vars(provider: str) -> tuple[str, ...]:
     return ENV_VARS.get(provider, ())
 
 
-def resolve_key(
-    provider: str, environ: Mapping[str, str] | None = None
-) -> ResolvedKey | None:
-    """The key for ``provider``: environment variables first, then the keyring."""
-    env = os.environ if environ is None else environ
-    for name in env_vars(provider):
-        value = env.get(name, "").strip()
-        if value:
-            return ResolvedKey(provider, f"environment variable {name}", value)
-    stored = _keyring_get(provider)
-    if stored:
-        return ResolvedKey(provider, f"system keyring ({SERVICE}/{provider})", stored)
-    return None
+class KeyResolver:
+    """Finds API keys: environment variables first, then the system keyring.
 
+    One belongs to whoever resolves keys (the app at start-up builds one for its provider
+    factory); nothing about the keyring is kept per process. The keyring is probed lazily,
+    by the first lookup that reaches it, and only once: if it fails, that is said in one
+    warning line (its traceback goes to DEBUG) and every later lookup of this resolver
+    uses the environment alone. Safe to use from any thread.
+    """
 
-def get_key(provider: str, environ: Mapping[str, str] | None = None) -> str | None:
-    resolved = resolve_key(provider, environ)
-    return None if resolved is None else resolved.value
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = environ
+        self._lock = threading.Lock()
+        self._checked = False
+        self._problem: str | None = None
 
-
-def _keyring_get(provider: str) -> str | None:
-    try:
-        value = keyring.get_password(SERVICE, provider)
-    except _KEYRING_ERRORS:
-        # Not fatal: the environment is the fallback. Logged with its traceback so the
-        # cause is findable; keyring_status() reports it to the user.
-        log.warning(
-            "system keyring unavailable; using environment variables only for %s",
-            provider,
-            exc_info=True,
-        )
+    def resolve(self, provider: str) -> ResolvedKey | None:
+        """The key for ``provider`` and where it came from, or None."""
+        env = os.environ if self._environ is None else self._environ
+        for name in env_vars(provider):
+            value = env.get(name, "").strip()
+            if value:
+                return ResolvedKey(provider, f"environment variable {name}", value)
+        stored = self._keyring_get(provider)
+        if stored:
+            return ResolvedKey(provider, f"system keyring ({SERVICE}/{provider})", stored)
         return None
-    if value is None:
-        return None
-    return value.strip() or None
+
+    def get(self, provider: str) -> str | None:
+        resolved = self.resolve(provider)
+        return None if resolved is None else resolved.value
+
+    def keyring_problem(self) -> str | None:
+        """None if the keyring answers; otherwise why not (probing it if nothing has yet)."""
+        with self._lock:
+            checked = self._checked
+        if not checked:
+            self._keyring_get("__probe__")
+        return self._problem
+
+    def keyring_status(self) -> str:
+        """One human-readable line about the system keyring, for messages and dialogs."""
+        problem = self.keyring_problem()
+        if problem is None:
+            backend = keyring.get_keyring()
+            return (
+                f"system keyring available ({type(backend).__module__}."
+                f"{type(backend).__name__})"
+            )
+        return f"system keyring unavailable ({problem}); {_ENV_ONLY}"
+
+    def _keyring_get(self, username: str) -> str | None:
+        with self._lock:
+            if self._problem is not None:
+                return None
+            try:
+                value = keyring.get_password(SERVICE, username)
+            except _KEYRING_ERRORS as exc:
+                # Not fatal: the environment is the fallback. Said once, in one line.
+                self._problem = _describe(exc)
+                log.warning("system keyring unavailable (%s); %s", self._problem, _ENV_ONLY)
+                log.debug("the keyring lookup that failed", exc_info=True)
+                return None
+            finally:
+                self._checked = True
+        if value is None:
+            return None
+        return value.strip() or None
 
 
 def store_key(provider: str, key: str) -> None:
@@ -109,52 +149,18 @@ def store_key(provider: str, key: str) -> None:
         ) from exc
 
 
-def delete_key(provider: str) -> None:
-    """Remove ``provider``'s key from the keyring (no error if there is none)."""
-    try:
-        keyring.delete_password(SERVICE, provider)
-    except keyring.errors.PasswordDeleteError:
-        log.debug("no %s key in the keyring to delete", provider, exc_info=True)
-    except _KEYRING_ERRORS as exc:
-        raise KeyStoreError(
-            f"could not remove the {provider} API key from the system keyring "
-            f"({_describe(exc)})"
-        ) from exc
-
-
-def keyring_available() -> bool:
-    return _probe_keyring() is None
-
-
 def keyring_status() -> str:
-    """One human-readable line about the system keyring, for the settings dialog."""
-    backend = keyring.get_keyring()
-    name = f"{type(backend).__module__}.{type(backend).__name__}"
-    problem = _probe_keyring()
-    if problem is None:
-        return f"system keyring available ({name})"
-    return (
-        f"system keyring unavailable ({problem}); API keys are read from environment "
-        "variables only (e.g. ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY)"
-    )
-
-
-def _probe_keyring() -> str | None:
-    """None if the keyring answers a lookup; otherwise why not."""
-    try:
-        keyring.get_password(SERVICE, "__probe__")
-    except _KEYRING_ERRORS as exc:
-        log.debug("keyring probe failed", exc_info=True)
-        return _describe(exc)
-    return None
+    """:meth:`KeyResolver.keyring_status` of a fresh resolver (probes the keyring now)."""
+    return KeyResolver().keyring_status()
 
 
 def key_hint(provider: str) -> str:
     """Where the user can put a key for ``provider``: for error messages."""
     names = env_vars(provider)
-    keyring_entry = f"the system keyring (service '{SERVICE}', user '{provider}')"
     if not names:
-        return f"store a key in {keyring_entry}"
+        # Keyless local servers: no key is looked up for them, in the keyring or elsewhere.
+        return "mma-qt sends no key to this local server; let it accept requests without one"
+    keyring_entry = f"the system keyring (service '{SERVICE}', user '{provider}')"
     return f"set {' or '.join(names)}, or store a key in {keyring_entry}"
 
 

@@ -1,0 +1,142 @@
+"""The run panel: the live tree of tiers and tickets beside the selected row's stream."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Slot
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QSplitter,
+    QTreeView,
+    QWidget,
+)
+
+from ..core.live.session import MmaSession, StreamRecord
+from ..core.model.domain import Tier
+from .dialogs import column
+from .stream_view import StreamView
+from .tree_model import (
+    COL_CACHE,
+    COL_COST,
+    COL_ELAPSED,
+    COL_INPUT,
+    COL_MODEL,
+    COL_NAME,
+    COL_OUTPUT,
+    COL_STATUS,
+    MmaTreeModel,
+    StreamIdRole,
+)
+
+COLUMN_WIDTHS = {
+    COL_STATUS: 120, COL_MODEL: 130, COL_INPUT: 60, COL_OUTPUT: 60, COL_CACHE: 55,
+    COL_COST: 70, COL_ELAPSED: 60,
+}
+NO_STREAM = "No stream selected"
+
+
+class RunPanel(QSplitter):
+    """Tree (left) and stream view (right). Selecting a row shows its stream; a row's
+    context menu offers the ticket actions the window hands over, and copying its text."""
+
+    def __init__(self, session: MmaSession, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.session = session
+        self.model = MmaTreeModel(session, self)
+        self.tree = self._build_tree()
+        self.stream_title = QLabel(NO_STREAM)
+        self.stream_view = StreamView(session.hub)
+        self.addWidget(self.tree)
+        self.addWidget(column(self.stream_title, self.stream_view, stretch=self.stream_view))
+        self.setStretchFactor(0, 3)
+        self.setStretchFactor(1, 2)
+        self.setSizes([760, 480])
+        #: Offered in a Tier 3 row's context menu (the window's, e.g. Cancel ticket).
+        self._ticket_actions: list[QAction] = []
+
+    def _build_tree(self) -> QTreeView:
+        tree = QTreeView()
+        tree.setObjectName("tree")
+        tree.setModel(self.model)
+        tree.setUniformRowHeights(True)
+        tree.setAlternatingRowColors(True)
+        tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        for col, width in COLUMN_WIDTHS.items():
+            header.resizeSection(col, width)
+        tree.expandAll()
+        self.model.rowsInserted.connect(self._on_rows_inserted)
+        self.model.modelReset.connect(tree.expandAll)
+        tree.selectionModel().selectionChanged.connect(self._on_selection)
+        tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        tree.customContextMenuRequested.connect(self._on_tree_menu)
+        return tree
+
+    def add_ticket_action(self, action: QAction) -> None:
+        """Offer ``action`` in the context menu of Tier 3 (ticket) rows."""
+        self._ticket_actions.append(action)
+
+    def current_record(self) -> StreamRecord | None:
+        return self.model.record(self.tree.currentIndex())
+
+    def show_stream(self, stream_id: str | None) -> None:
+        self.stream_title.setText(stream_id or NO_STREAM)
+        self.stream_view.show_stream(stream_id)
+
+    def select(self, target: str) -> str:
+        """Select a row by stream id, ticket id or tier label; return its stream id or label."""
+        index = self.model.index_of(target)
+        if not index.isValid():
+            for record in self.session.records.values():
+                if record.ticket_id == target and record.tier is Tier.WORKER:
+                    index = self.model.index_of(record.stream_id)
+                    break
+        if not index.isValid():
+            for tier in Tier:
+                if target in (tier.label, str(int(tier))):
+                    index = self.model.tier_index(tier)
+        if not index.isValid():
+            raise KeyError(f"no row {target!r}")
+        self.tree.setCurrentIndex(index)
+        self.tree.scrollTo(index)
+        sid = index.data(StreamIdRole)
+        return str(sid) if sid else str(index.data())
+
+    @Slot(QItemSelection, QItemSelection)
+    def _on_selection(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        sid = indexes[0].data(StreamIdRole) if indexes else None
+        self.show_stream(str(sid) if sid else None)
+
+    @Slot(QPoint)
+    def _on_tree_menu(self, pos: QPoint) -> None:
+        index = self.tree.indexAt(pos)
+        record = self.model.record(index)
+        if record is None:
+            return
+        self.tree.setCurrentIndex(index)
+        menu = QMenu(self)
+        if record.tier is Tier.WORKER:
+            for action in self._ticket_actions:
+                menu.addAction(action)
+        copy = menu.addAction("Copy stream text")
+        copy.triggered.connect(self._copy_stream)
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    @Slot()
+    def _copy_stream(self) -> None:
+        record = self.current_record()
+        if record is not None:
+            QGuiApplication.clipboard().setText(self.session.hub.text(record.stream_id))
+
+    @Slot(QModelIndex, int, int)
+    def _on_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        if parent.isValid():
+            self.tree.expand(parent)

@@ -1,0 +1,126 @@
+"""The approval broker on its own: keys, fields, decisions, policies, oldest first."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import shiboken6
+
+from mma_qt.core.live.events import EventBus
+from mma_qt.core.model.status import ToolPolicy
+from mma_qt.core.run.approvals import (
+    ApprovalBroker,
+    ApprovalError,
+    Decision,
+    ToolRequest,
+    policy_allows,
+)
+from mma_qt.core.tools import ProposedChange
+
+
+def edit(path: str, targets: tuple[str, ...] = ("src/a.py",)) -> ToolRequest:
+    change = ProposedChange("apply_edit", {"path": path, "old_text": "x", "new_text": "y"},
+                            path=path, diff="--- a\n+++ b\n", editable_text="y")
+    return ToolRequest(change, f"apply_edit {path}", "new_text", targets)
+
+
+def command(text: str = "pytest -q") -> ToolRequest:
+    change = ProposedChange("run_command", {"command": text}, command=text,
+                            editable_text=text, note="confined by bubblewrap")
+    return ToolRequest(change, f"run_command {text}", "command", ("src/a.py",))
+
+
+@pytest.fixture
+def bus(qloop: asyncio.AbstractEventLoop) -> Iterator[EventBus]:
+    bus = EventBus()
+    yield bus
+    shiboken6.delete(bus)
+
+
+def ask(qtbot: Any, qloop: asyncio.AbstractEventLoop, broker: ApprovalBroker, ticket: str,
+        index: int, request: ToolRequest) -> asyncio.Task[Decision]:
+    """The broker's decision on a request, once the request is pending."""
+    task = qloop.create_task(broker.request_tool(ticket, index, request))
+    key = f"{ticket}:tool:{index}"
+    qtbot.waitUntil(lambda: any(a.key == key for a in broker.pending()), timeout=5_000)
+    return task
+
+
+def decided(qtbot: Any, *tasks: asyncio.Task[Any]) -> None:
+    qtbot.waitUntil(lambda: all(t.done() for t in tasks), timeout=5_000)
+
+
+@pytest.mark.parametrize(("policy", "request_", "allowed"), [
+    (ToolPolicy.ASK, edit("src/a.py"), False),
+    (ToolPolicy.AUTO_EDITS, edit("src/a.py"), True),
+    (ToolPolicy.AUTO_EDITS, edit("./src//a.py"), True),
+    (ToolPolicy.AUTO_EDITS, edit("src/b.py"), False),
+    (ToolPolicy.AUTO_EDITS, edit("src/b.py", targets=("src/",)), True),
+    (ToolPolicy.AUTO_EDITS, command(), False),
+    (ToolPolicy.AUTO, command(), True),
+], ids=["ask", "target", "target-spelled-otherwise", "other-path", "target-folder",
+        "command", "auto"])
+def test_policy_allows_what_it_says(policy: ToolPolicy, request_: ToolRequest,
+                                    allowed: bool) -> None:
+    assert policy_allows(policy, request_) is allowed
+
+
+def test_tool_approvals_carry_their_fields_and_are_listed_oldest_first(
+        qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+    broker = ApprovalBroker(bus, auto=False)
+    events: list[dict[str, Any]] = []
+    bus.published.connect(events.append)
+    first = ask(qtbot, qloop, broker, "T-002", 4, command())
+    second = ask(qtbot, qloop, broker, "T-001", 1, edit("src/a.py"))
+    assert [a.key for a in broker.pending()] == ["T-002:tool:4", "T-001:tool:1"]
+    item = broker.pending()[0].to_dict()
+    assert {k: item[k] for k in ("kind", "tool", "path", "command", "diff", "note", "editable",
+                                 "editable_field")} == {
+        "kind": "tool", "tool": "run_command", "path": None, "command": "pytest -q",
+        "diff": "", "note": "confined by bubblewrap", "editable": "pytest -q",
+        "editable_field": "command"}
+    assert events[-1]["state"] == "requested" and events[-1]["key"] == "T-001:tool:1"
+
+    broker.resolve("T-001:tool:1", True, edited="z")
+    broker.resolve("T-002:tool:4", False, reason="not on this machine")
+    decided(qtbot, first, second)
+    assert second.result() == Decision(True, edited="z")
+    assert first.result() == Decision(False, reason="not on this machine")
+    assert (events[-1]["state"], events[-1]["reason"], events[-1]["by"]) == (
+        "rejected", "not on this machine", "user")
+
+
+def test_an_edit_is_refused_where_there_is_nothing_to_edit_or_on_rejection(
+        qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+    broker = ApprovalBroker(bus, auto=False)
+    spawn = qloop.create_task(broker.request("spawn", "T-001", "T-001: x"))
+    qtbot.waitUntil(lambda: bool(broker.pending()), timeout=5_000)
+    tool = ask(qtbot, qloop, broker, "T-002", 1, command())
+    with pytest.raises(ApprovalError, match="nothing to edit"):
+        broker.resolve("T-001:spawn", True, edited="y")
+    with pytest.raises(ApprovalError, match="an edit is approved"):
+        broker.resolve("T-002:tool:1", False, edited="y")
+    with pytest.raises(ApprovalError, match="no pending approval"):
+        broker.resolve("T-003:tool:1", True)
+    assert len(broker.pending()) == 2  # nothing was decided by the refusals
+    broker.reject_all(reason="run cancelled")
+    decided(qtbot, spawn, tool)
+    assert spawn.result() is False
+    assert tool.result() == Decision(False, reason="run cancelled", by="run")
+
+
+def test_switching_the_policy_approves_the_pending_calls_it_allows(
+        qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+    broker = ApprovalBroker(bus, auto=False, policy=ToolPolicy.ASK)
+    target = ask(qtbot, qloop, broker, "T-001", 1, edit("src/a.py"))
+    shell = ask(qtbot, qloop, broker, "T-001", 2, command())
+    broker.set_policy(ToolPolicy.AUTO_EDITS)
+    decided(qtbot, target)
+    assert target.result() == Decision(True, by="policy")
+    assert [a.key for a in broker.pending()] == ["T-001:tool:2"] and not shell.done()
+    broker.set_policy(ToolPolicy.AUTO)
+    decided(qtbot, shell)
+    assert shell.result().approved

@@ -1,0 +1,32 @@
+"""The README, config.toml's defaults and the run's defaults state the same numbers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mma_qt.core.model.options import RunOptions
+from mma_qt.core.settings.config import Config
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_config_defaults_are_the_run_option_defaults() -> None:
+    config, options = Config(), RunOptions()
+    assert (config.max_retries, config.max_workers) == (options.max_retries, options.max_workers)
+
+
+def test_readme_states_the_default_max_retries() -> None:
+    default = RunOptions().max_retries
+    stated = re.findall(r"`max_retries` times \(default (\d+)\)", README)
+    example = re.findall(r"^max_retries = (\d+)", README, flags=re.MULTILINE)
+    assert stated and example
+    assert {int(n) for n in stated + example} == {default}
+    assert "retried once" not in README
+
+
+def test_readme_states_the_default_max_workers() -> None:
+    stated = re.findall(r"Tier 3 workers at once \(default (\d+)\)", README)
+    example = re.findall(r"^max_workers = (\d+)", README, flags=re.MULTILINE)
+    assert stated and example
+    assert {int(n) for n in stated + example} == {RunOptions().max_workers}
