@@ -13,7 +13,10 @@ end of the test whatever is still running is reported with that place. Tracked:
   on whichever thread collects, e.g. a worker's in a later test: a segfault there. Give
   windows to ``qtbot.addWidget``, which closes and deletes them on the GUI thread;
 - on Linux, every socket descriptor the process opened during the test (hook clients,
-  HTTP clients), from ``/proc/self/fd``.
+  HTTP clients), from ``/proc/self/fd``;
+- on Linux, child processes started during the test and still running (an MCP server,
+  a sandboxed command, an ``mma-qt`` under test), from ``/proc/*/stat``: each gets the
+  same grace as a thread, then is reported and killed.
 
 :meth:`LeakWatch.leaks` lists the leaks and stops what can be stopped, so that one test's
 leak fails that test and cannot fail (or crash) the next one.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import threading
 import time
 import weakref
@@ -117,6 +121,25 @@ def _unix_paths() -> dict[str, str]:
     return paths
 
 
+def _children() -> dict[int, str]:
+    """This process's running children (Linux): pid -> command name. Zombies (ended, not
+    yet reaped by their ``Popen``) are not running."""
+    me = os.getpid()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # ended while we looked
+            continue
+        name, _, rest = stat[stat.index("(") + 1:].rpartition(")")
+        fields = rest.split()
+        if len(fields) >= 2 and int(fields[1]) == me and fields[0] != "Z":
+            found[int(entry)] = name
+    return found
+
+
 class LeakWatch:
     """Notes what is started between :meth:`watch` and :meth:`leaks`, and where."""
 
@@ -130,6 +153,7 @@ class LeakWatch:
         self._threads_before: set[threading.Thread] = set()
         self._widgets_before: weakref.WeakSet[QWidget] = weakref.WeakSet()
         self._sockets_before: set[str] | None = None
+        self._children_before: set[int] | None = None
 
     @contextmanager
     def watch(self) -> Iterator[LeakWatch]:
@@ -137,6 +161,7 @@ class LeakWatch:
         self._threads_before = set(threading.enumerate())
         self._widgets_before = weakref.WeakSet(_top_level_widgets())
         self._sockets_before = _socket_inodes() if Path("/proc/self/fd").is_dir() else None
+        self._children_before = set(_children()) if Path("/proc/self/stat").is_file() else None
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(QTimer, "start", self._noting(QTimer.start, self._timers))
             patch.setattr(QTimer, "singleShot", self._wrap_single_shot(QTimer.singleShot))
@@ -214,6 +239,7 @@ class LeakWatch:
             *self._open_servers(),
             *self._open_connections(),
             *self._live_windows(app),
+            *self._live_children(app),
         ]
         found.extend(self._open_sockets())  # last: what stopping the above did not close
         return found
@@ -276,6 +302,24 @@ class LeakWatch:
             widget.deleteLater()
         if left and app is not None:
             app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+    def _live_children(self, app: QCoreApplication | None) -> Iterator[str]:
+        if self._children_before is None:
+            return
+        before = self._children_before
+        deadline = time.monotonic() + self._thread_grace_s
+        left = {pid: name for pid, name in _children().items() if pid not in before}
+        while left and time.monotonic() < deadline:
+            if app is not None:  # its owner may be stopping it on the GUI thread
+                app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+            time.sleep(0.01)
+            left = {pid: name for pid, name in _children().items() if pid in left}
+        for pid, name in sorted(left.items()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended just now
+                continue
+            yield f"child process {pid} ({name}) still running"
 
     def _open_sockets(self) -> Iterator[str]:
         if self._sockets_before is None:

@@ -6,7 +6,9 @@ purpose, checks that the watch names it, then lets the watch stop it.
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -125,6 +127,22 @@ def test_a_window_never_deleted_is_reported_and_deleted(qapp: Any) -> None:
         leaks = watch.leaks()
     assert leaks == ["top-level QWidget 'forgotten' never deleted (give it to qtbot.addWidget)"]
     assert not shiboken6.isValid(window)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="lists children in /proc")
+def test_a_child_process_still_running_is_reported_and_killed(qapp: Any) -> None:
+    with LeakWatch(thread_grace_s=0.1).watch() as watch:
+        done = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+        done.wait(timeout=30)
+        running = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+        )
+        leaks = watch.leaks()
+    assert running.stdin is not None
+    running.stdin.close()
+    command = Path(sys.executable).name[:15]  # what Linux keeps of the program's name
+    assert leaks == [f"child process {running.pid} ({command}) still running"]
+    assert running.wait(timeout=30) == -signal.SIGKILL
 
 
 def _line(marker: str) -> int:
