@@ -106,6 +106,7 @@ def loopback_config(base_url: str, provider: str = "vllm") -> Config:
     )
 
 
+@pytest.mark.ui
 def test_whole_run_on_a_loopback_openai_compatible_server(
     qtbot: Any, qloop: Any, tmp_path: Path
 ) -> None:
