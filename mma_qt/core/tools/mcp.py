@@ -84,7 +84,7 @@ if TYPE_CHECKING:
     from mcp_types import Tool as SdkTool
 
     from ..model.cancel import CancelToken
-    from ..settings.config import McpServerConfig
+    from ..settings.mcp_config import McpServerConfig
     from .registry import ToolRegistry
 
 log = logging.getLogger(__name__)
