@@ -24,6 +24,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QSettings
 from pytestqt.qtbot import QtBot
 
+from .helpers import close_qloop
 from .leaks import LeakWatch
 
 if TYPE_CHECKING:
@@ -80,14 +81,7 @@ def qloop(qapp: QCoreApplication) -> Iterator[asyncio.AbstractEventLoop]:
     try:
         yield loop
     finally:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        while any(not t.done() for t in pending):
-            qapp.processEvents()
-        asyncio.events._set_running_loop(None)
-        loop.close()
-        asyncio.set_event_loop(None)
+        close_qloop(loop, qapp)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

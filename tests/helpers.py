@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import subprocess
@@ -30,6 +31,33 @@ def run_off_gui_thread(qtbot: Any, fn: Callable[[], T], timeout_ms: int = 60_000
         future: Future[T] = pool.submit(fn)
         qtbot.waitUntil(future.done, timeout=timeout_ms)
         return future.result()
+
+
+def close_qloop(loop: asyncio.AbstractEventLoop, app: Any) -> None:
+    """Cancel a test's qasync loop's tasks, close the loop and delete its timer object.
+
+    qasync's ``close()`` only flags its timer QObject stopped: the Qt timers of handles
+    still scheduled (the cancelled timeout of a ``wait_for``) stay registered with the GUI
+    thread's event dispatcher until they fire. The loop sits in reference cycles, so the
+    garbage collector may free it, and that QObject, on whichever thread collects, e.g. a
+    worker's in a later test: ``~QObject`` cannot unregister timers there ("Timers cannot
+    be stopped from another thread") and the next one fires at freed memory, a segfault
+    (seen under xcb). Deleting the object here, on the GUI thread, unregisters them. The
+    app never does this: it runs one loop for its whole life.
+    """
+    import shiboken6
+
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    while any(not t.done() for t in pending):
+        app.processEvents()
+    asyncio.events._set_running_loop(None)
+    loop.close()
+    asyncio.set_event_loop(None)
+    timer = getattr(loop, "_timer", None)  # qasync's _SimpleTimer: no public handle on it
+    if timer is not None and shiboken6.isValid(timer):
+        shiboken6.delete(timer)
 
 
 def worker_threads() -> list[threading.Thread]:

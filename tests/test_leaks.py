@@ -6,6 +6,7 @@ purpose, checks that the watch names it, then lets the watch stop it.
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import qasync
 import shiboken6
 from PySide6.QtCore import QObject, QThread, QTimer
 from PySide6.QtWidgets import QWidget
@@ -22,7 +24,7 @@ from pytestqt.qtbot import QtBot
 
 from mma_qt.hooks.server import HookServer
 
-from .helpers import short_socket_path
+from .helpers import close_qloop, short_socket_path
 from .leaks import LeakWatch
 
 
@@ -143,6 +145,22 @@ def test_a_child_process_still_running_is_reported_and_killed(qapp: Any) -> None
     command = Path(sys.executable).name[:15]  # what Linux keeps of the program's name
     assert leaks == [f"child process {running.pid} ({command}) still running"]
     assert running.wait(timeout=30) == -signal.SIGKILL
+
+
+def test_a_closed_test_loop_freed_on_a_worker_thread_leaves_no_qt_timer_behind(
+        qapp: Any, qtlog: Any) -> None:
+    """The ``qloop`` fixture's teardown: a loop the garbage collector frees on a worker
+    thread (as it may in a later test) must not leave a Qt timer of it registered on the
+    GUI thread, which would fire at freed memory: a segfault."""
+    loop = qasync.QEventLoop(qapp)
+    loop.call_later(3600, lambda: None).cancel()  # qasync keeps its Qt timer running
+    close_qloop(loop, qapp)
+    loop._cycle = loop  # type: ignore[attr-defined]  # freed only by the collector
+    del loop
+    collector = threading.Thread(target=gc.collect, name="test-gc")
+    collector.start()
+    collector.join()
+    assert [r.message for r in qtlog.records if "another thread" in r.message] == []
 
 
 def _line(marker: str) -> int:
