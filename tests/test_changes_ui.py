@@ -3,6 +3,7 @@ selector, on scripted runs in a temporary git repository."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from mma_qt.core.model.status import ToolPolicy
+from mma_qt.hooks import cli
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.ui.changes_panel import split_diff
 from mma_qt.wiring import AppParts
@@ -190,3 +192,38 @@ def test_split_diff_lists_each_file_with_its_status() -> None:
     assert [(f["status"], f["path"]) for f in files] == [
         ("modified", "a.py"), ("added", "n.md"), ("deleted", "o.txt")]
     assert "".join(f["diff"] for f in files) == diff
+
+
+def test_cli_tool_commands_against_a_live_app(
+        qtbot: Any, app: Any, git_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parts = app(edit_factory(), auto=True)
+    run_to_the_end(qtbot, parts, git_ws)
+
+    def hook_cli(*args: str) -> tuple[int, Any]:
+        code = run_off_gui_thread(qtbot, lambda: cli.main(["--hook", parts.hook.path, *args]))
+        out = capsys.readouterr().out
+        return code, json.loads(out) if out else None
+
+    assert hook_cli("policy", "auto-edits") == (0, {"policy": "auto-edits"})
+    qtbot.waitUntil(lambda: parts.window.epic_panel.policy() == "auto-edits")
+    code, calls = hook_cli("tool-calls", "T-001")
+    assert code == 0 and [c["name"] for c in calls] == ["read_file", "apply_edit", "write_file"]
+    code, changes = hook_cli("changes", "T-001")
+    assert code == 0 and [(c["status"], c["path"]) for c in changes] == [
+        ("modified", "calc.py"), ("added", "notes.md")]
+    code, merged = hook_cli("merge", "TR-1")
+    assert code == 0 and (merged["type"], merged["state"], merged["into"]) == (
+        "merge", "merged", "main")
+    assert (git_ws / "notes.md").read_text(encoding="utf-8") == "hi\n"
+
+
+def test_cli_merge_exits_1_when_the_merge_is_refused(
+        qtbot: Any, app: Any, git_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parts = app(edit_factory(), auto=True)
+    run_to_the_end(qtbot, parts, git_ws)
+    (git_ws / "calc.py").write_text("dirty\n", encoding="utf-8")
+    code = run_off_gui_thread(qtbot, lambda: cli.main(["--hook", parts.hook.path,
+                                                       "merge", "TR-1"]))
+    assert code == 1
+    assert "merge refused:" in capsys.readouterr().err
+    assert (git_ws / "calc.py").read_text(encoding="utf-8") == "dirty\n"
