@@ -4,6 +4,7 @@ selector, on scripted runs in a temporary git repository."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,12 @@ from typing import Any
 import pytest
 
 from mma_qt.core.model.status import ToolPolicy
+from mma_qt.core.settings.config import McpServerConfig
 from mma_qt.hooks import cli
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.ui.changes_panel import split_diff
+from mma_qt.ui.mcp_page import NOT_STARTED, McpServersPage
+from mma_qt.ui.settings_dialog import SettingsDialog
 from mma_qt.wiring import AppParts
 
 from .helpers import run_off_gui_thread
@@ -227,3 +231,31 @@ def test_cli_merge_exits_1_when_the_merge_is_refused(
     assert code == 1
     assert "merge refused:" in capsys.readouterr().err
     assert (git_ws / "calc.py").read_text(encoding="utf-8") == "dirty\n"
+
+
+def open_mcp_page(parts: AppParts) -> McpServersPage:
+    parts.window.trigger_action("settings")
+    dialog = parts.window.findChild(SettingsDialog)
+    assert dialog is not None
+    page = dialog.findChild(McpServersPage)
+    assert page is not None
+    dialog.reject()
+    return page
+
+
+def test_the_mcp_page_lists_configured_servers_as_not_started_before_a_run(
+        qtbot: Any, app: Any) -> None:
+    parts = app(ScriptedFactory({}), auto=True)
+    parts.controller.mcp = {"files": McpServerConfig(command=["uvx", "mcp-files"])}
+    assert open_mcp_page(parts).rows() == [("files (stdio: uvx mcp-files)",
+                                                  NOT_STARTED)]
+
+
+def test_the_mcp_page_shows_a_server_that_failed_in_the_last_run(
+        qtbot: Any, app: Any, git_ws: Path) -> None:
+    parts = app(ScriptedFactory({"T-001": rounds("Nothing to do.")}), auto=True)
+    parts.controller.mcp = {"broken": McpServerConfig(
+        command=[sys.executable, "-c", "raise SystemExit(3)"], timeout_s=10)}
+    run_to_the_end(qtbot, parts, git_ws)
+    [(server, state)] = open_mcp_page(parts).rows()
+    assert server.startswith("broken (stdio: ") and state.startswith("failed: ")

@@ -27,6 +27,7 @@ from .changes_panel import ChangesPanel
 from .dialogs import NewEpicDialog
 from .epic_panel import EpicPanel
 from .log_panel import LogPanel, QtLogHandler
+from .mcp_page import McpServersPage, server_statuses
 from .merge import MergeControl
 from .run_panel import RunPanel
 from .settings_dialog import SettingsDialog
@@ -151,7 +152,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _open_settings(self) -> None:
-        dialog = SettingsDialog(self.config, self.apply_config, self.tasks, self)
+        statuses, started = server_statuses(self.controller)
+        mcp = McpServersPage(statuses, started=started)
+        dialog = SettingsDialog(self.config, self.apply_config, self.tasks, self,
+                                pages=[("MCP servers", mcp)])
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
