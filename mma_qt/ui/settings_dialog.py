@@ -95,12 +95,15 @@ class SettingsDialog(QDialog):
         layout.addWidget(QLabel("Base URL (local servers, gateways; empty: the default)"))
         layout.addLayout(self._base_urls_row(config))
         layout.addWidget(self._keys_box())
-        self.tabs = QTabWidget()
-        self.tabs.addTab(general, "Providers")
-        for title, page in pages:
-            self.tabs.addTab(page, title)
         outer = QVBoxLayout(self)
-        outer.addWidget(self.tabs)
+        if pages:
+            tabs = QTabWidget()
+            tabs.addTab(general, "Providers")
+            for title, page in pages:
+                tabs.addTab(page, title)
+            outer.addWidget(tabs)
+        else:
+            outer.addWidget(general)
         outer.addWidget(self.error_label)
         outer.addWidget(self.buttons)
         self._check_keyring()
