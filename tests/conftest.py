@@ -1,12 +1,12 @@
-"""Test configuration: offscreen Qt, a qasync loop per test, isolated settings."""
+"""Test configuration: offscreen Qt (unless QT_QPA_PLATFORM asks for another platform), a
+qasync loop per test, isolated settings, and nothing left running after a test."""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
@@ -20,7 +20,14 @@ import keyring.errors
 import PySide6.QtCore  # noqa: F401  - PySide6 must be imported before qasync
 import pytest
 import qasync
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QSettings
+from pytestqt.qtbot import QtBot
+
+from .leaks import LeakWatch
+
+if TYPE_CHECKING:
+    from mma_qt.wiring import AppParts
 
 
 @pytest.fixture(autouse=True)
@@ -44,19 +51,18 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 
 @pytest.fixture(autouse=True)
-def _collect_on_the_gui_thread() -> Iterator[None]:
-    """Free reference cycles here, on the GUI thread, never on a worker thread.
+def _nothing_left_running(qapp: QCoreApplication) -> Iterator[None]:
+    """Fail the test that leaves a timer, a thread, a hook server, a socket or a window.
 
-    A parentless QObject (a test's session, say) caught in a cycle would otherwise be freed
-    by whichever thread triggers a collection; a QObject with a running timer destroyed
-    off its thread crashes Qt ("Timers cannot be stopped from another thread").
+    See tests/leaks.py. ``qapp`` first, so the application's own connections (the X
+    server's, under xcb) exist before the test's sockets are counted.
     """
-    gc.disable()
-    try:
+    watch = LeakWatch()
+    with watch.watch():
         yield
-    finally:
-        gc.collect()
-        gc.enable()
+        leaks = watch.leaks()
+    if leaks:
+        pytest.fail("the test left these running:\n  " + "\n  ".join(leaks), pytrace=False)
 
 
 @pytest.fixture
@@ -118,10 +124,14 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
-def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> Iterator[object]:
+def demo_app(
+    qtbot: QtBot, qloop: object, request: pytest.FixtureRequest
+) -> Iterator[AppParts]:
     """The real window, session, controller and hook on the demo provider.
 
-    Parametrize indirectly with the demo delay (default 0: full speed).
+    Parametrize indirectly with the demo delay (default 0: full speed). After the test,
+    the window is closed (which stops the run), the run is awaited as the app does, and
+    the window is deleted with its children, the hook server among them, on the GUI thread.
     """
     from mma_qt.core.model.options import RunOptions
     from mma_qt.core.model.pricing import PricingTable
@@ -139,7 +149,19 @@ def demo_app(qtbot: object, qloop: object, request: pytest.FixtureRequest) -> It
     )
     parts.window.show()
     yield parts
+    close_app(parts, qtbot)
+
+
+def close_app(parts: AppParts, qtbot: QtBot) -> None:
+    """End the app as ``mma-qt`` does: closing the window stops the run, which ends (and
+    says so, ``Controller.aclose``) before the window and its children (session,
+    controller, hook server) are deleted, here on the GUI thread."""
+    if not shiboken6.isValid(parts.window):
+        return
     parts.window.close()
+    closing = asyncio.ensure_future(parts.controller.aclose())
+    qtbot.waitUntil(closing.done, timeout=10_000)
+    closing.result()
     parts.hook.close()
     parts.window.deleteLater()
 
@@ -161,8 +183,6 @@ def start(qloop: asyncio.AbstractEventLoop,
     active QTimer then stays registered with the GUI thread ("Timers cannot be stopped
     from another thread") and the next timer event segfaults.
     """
-    import shiboken6
-
     from mma_qt.core.live.session import MmaSession
     from mma_qt.core.model.pricing import PricingTable
     from mma_qt.core.model.prompts import sample_epic

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def assert_complete_run(status: dict[str, Any]) -> None:
     assert streams["Tier 1"] and streams["Tier 2 (Tech Lead)"]
 
 
+@pytest.mark.ui
 def test_epic_through_the_hook_reaches_every_stream(
     demo_app: AppParts, qtbot: Any, tmp_path: Path
 ) -> None:
@@ -93,12 +95,17 @@ def test_command_line_run_writes_the_report(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@pytest.mark.ui
 def test_closing_the_window_mid_run_exits_promptly(tmp_path: Path) -> None:
-    """Acceptance 6: closing the window during a run exits within 2 s, quietly."""
+    """Acceptance 6: closing the window during a run exits within 2 s, quietly.
+
+    The app runs on the tests' Qt platform (conftest sets it): a real window under xcb.
+    """
+    env = {**app_env(tmp_path), "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]}
     app = AppProcess(
         ["--provider", "demo", "--demo-delay", "0", "--scenario", str(slow_first_ticket(tmp_path)),
          "--epic", sample_epic(), "--workspace", str(tmp_path), "--auto"],
-        app_env(tmp_path), tmp_path,
+        env, tmp_path,
     )
     try:
         app.expect("hook listening on")
@@ -117,6 +124,7 @@ def test_closing_the_window_mid_run_exits_promptly(tmp_path: Path) -> None:
     assert_quiet(stderr)
 
 
+@pytest.mark.ui
 @pytest.mark.parametrize("demo_app", [0.05], indirect=True)
 def test_closing_the_window_stops_every_worker_thread(
     demo_app: AppParts, qtbot: Any, tmp_path: Path

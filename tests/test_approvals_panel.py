@@ -11,12 +11,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLineEdit, QPlainTextEdit
 
 from mma_qt.core.model.prompts import sample_epic
+from mma_qt.core.model.status import ToolPolicy
 from mma_qt.ui.approvals_panel import ApprovalsPanel
 from mma_qt.ui.dialogs import TextDialog, fixed_font
 from mma_qt.ui.diff_highlighter import ADDED, HUNK, REMOVED
 from mma_qt.wiring import AppParts
 
 from .helpers import FINAL
+
+pytestmark = pytest.mark.ui
 
 DIFF = """--- a/src/report.py
 +++ b/src/report.py
@@ -166,7 +169,8 @@ def test_a_spawn_approved_in_the_dock_runs_and_the_dock_title_counts(
     window, controller = demo_app.window, demo_app.controller
     dock = window.findChild(QDockWidget, "ApprovalsDock")
     assert dock is not None
-    window.set_auto(False)
+    window.set_auto(False)  # spawns wait for the user
+    controller.set_tool_policy(ToolPolicy.AUTO)  # the worker's own tool calls do not
     window.start(sample_epic(), str(tmp_path))
     qtbot.waitUntil(lambda: dock.windowTitle() == "Approvals (1)", timeout=30_000)
     assert window.approvals.current_key() == "T-001:spawn"

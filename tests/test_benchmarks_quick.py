@@ -29,3 +29,15 @@ def test_quick_benchmark_is_complete() -> None:
         assert limit[path]["complete"] is True, path
     assert document["hook"]["state"]["answers_checked"] is True
     assert {t["metric"] for t in document["targets"]}  # reported, never asserted
+
+
+@pytest.mark.timeout(300)
+def test_tool_loop_benchmark_runs_every_ticket_to_done() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.tool_loop", "--rounds", "2", "--repeats", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    document = json.loads(result.stdout)
+    assert document["statuses"] == ["done"]
+    assert len(document["samples_wall_ms"]) == 1  # a figure is reported, never asserted

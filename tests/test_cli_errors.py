@@ -45,6 +45,7 @@ from mma_qt.hooks.protocol import default_hook_address
 from mma_qt.progress import format_event
 from mma_qt.wiring import assemble
 
+from .conftest import close_app
 from .helpers import (
     AppProcess,
     app_env,
@@ -432,6 +433,7 @@ def test_exit_code_signal_beats_report_failure_beats_the_run_outcome() -> None:
                      signal=signal.SIGTERM).code() == 143
 
 
+@pytest.mark.ui
 def test_aclose_ends_the_run_and_says_so_before_it_returns(
     qtbot: Any, qloop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
@@ -454,9 +456,7 @@ def test_aclose_ends_the_run_and_says_so_before_it_returns(
         assert not parts.controller.busy
         assert all(t.status.is_final for t in parts.session.tickets.values())
     finally:
-        parts.window.close()
-        parts.hook.close()
-        parts.window.deleteLater()
+        close_app(parts, qtbot)
 
 
 def test_closing_with_a_call_that_ignores_cancellation_ends_the_run_at_once(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
-from mma_qt.core.live.session import Rollup, StreamRecord
 from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken, PauseGate
 from mma_qt.core.model.domain import Ticket, Tier, stream_id
 from mma_qt.core.model.options import RunOptions
+from mma_qt.core.model.records import Rollup, StreamRecord
 from mma_qt.core.model.status import RunStatus, TicketStatus, ToolPolicy
 from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (

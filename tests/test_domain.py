@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -342,24 +343,27 @@ def test_on_cancel_runs_later_or_at_once_and_survives_a_failing_callback(caplog)
     assert len(calls) == 2
 
 
-class _SpyCondition(threading.Condition):
-    """A Condition that signals when a thread starts waiting on it."""
+class _WatchedToken(CancelToken):
+    """A token that tells when a paused gate asks it for a wake-up: its worker then waits.
+
+    ``PauseGate.wait_open`` registers ``on_cancel`` only when the gate is paused, just
+    before it waits; from then on only ``resume`` or ``cancel`` can let the worker go.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.waiting = threading.Event()
 
-    def wait(self, timeout: float | None = None) -> bool:
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        super().on_cancel(callback)
         self.waiting.set()
-        return super().wait(timeout)
 
 
 def _blocked_gate() -> tuple[PauseGate, CancelToken, threading.Thread, list[object]]:
     """A paused gate with a thread blocked in ``wait_open``; ``result`` gets its outcome."""
     gate = PauseGate()
-    spy = gate._cond = _SpyCondition()
     gate.pause()
-    token = CancelToken()
+    token = _WatchedToken()
     result: list[object] = []
 
     def worker() -> None:
@@ -371,7 +375,7 @@ def _blocked_gate() -> tuple[PauseGate, CancelToken, threading.Thread, list[obje
 
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
-    assert spy.waiting.wait(JOIN_S), "the worker never blocked on the paused gate"
+    assert token.waiting.wait(JOIN_S), "the worker never blocked on the paused gate"
     return gate, token, thread, result
 
 

@@ -20,6 +20,8 @@ from mma_qt.wiring import AppParts
 
 from .helpers import FINAL, run_off_gui_thread
 
+pytestmark = pytest.mark.ui  # the real window behind the hook
+
 
 def test_start_epic_answers_with_the_new_runs_status(
     demo_app: AppParts, qtbot: Any, tmp_path: Path

@@ -106,6 +106,7 @@ def loopback_config(base_url: str, provider: str = "vllm") -> Config:
     )
 
 
+@pytest.mark.ui
 def test_whole_run_on_a_loopback_openai_compatible_server(
     qtbot: Any, qloop: Any, tmp_path: Path
 ) -> None:
@@ -116,19 +117,15 @@ def test_whole_run_on_a_loopback_openai_compatible_server(
         assert factory is not None and not factory.is_demo
         parts = assemble(factory, pricing, RunOptions(), auto=True,
                          hook_address=short_socket_path())
-        try:
-            address = parts.hook.path
+        qtbot.addWidget(parts.window)
+        address = parts.hook.path
 
-            def script() -> dict[str, Any]:
-                with ApiHookClient(address) as client:
-                    client.start_epic(sample_epic(), workspace=str(tmp_path))
-                    return client.wait_for(lambda s: s["status"] in FINAL, 60, types=["status"])
+        def script() -> dict[str, Any]:
+            with ApiHookClient(address) as client:
+                client.start_epic(sample_epic(), workspace=str(tmp_path))
+                return client.wait_for(lambda s: s["status"] in FINAL, 60, types=["status"])
 
-            status = run_off_gui_thread(qtbot, script)
-        finally:
-            parts.window.close()
-            parts.hook.close()
-            parts.window.deleteLater()
+        status = run_off_gui_thread(qtbot, script)
     assert status["status"] == "done", status["error"]
     assert "vllm" in status["provider"]
     for tier in Tier:

@@ -25,8 +25,10 @@ from mma_qt.ui.settings_dialog import CHECKING, DEMO_LABEL, SettingsDialog
 from mma_qt.ui.tasks import TaskRunner
 from mma_qt.wiring import AppParts, assemble
 
-from .conftest import MemoryKeyring
+from .conftest import MemoryKeyring, close_app
 from .helpers import short_socket_path
+
+pytestmark = pytest.mark.ui
 
 KEY = "sk-ant-TESTKEY-0123456789abcdef0123456789"
 
@@ -92,9 +94,7 @@ def app(qtbot: Any, qloop: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[App
     parts = assemble(DemoProviderFactory(delay=0), PricingTable.load(), RunOptions(),
                      auto=True, hook_address=short_socket_path(), config=Config())
     yield parts
-    parts.window.close()
-    parts.hook.close()
-    parts.window.deleteLater()
+    close_app(parts, qtbot)
 
 
 def open_dialog(qtbot: Any, tasks: TaskRunner, config: Config,

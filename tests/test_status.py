@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import mma_qt
-from mma_qt.core.live.session import StreamRecord
 from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.records import StreamRecord
 from mma_qt.core.model.status import RunStatus, StreamStatus, TicketStatus
 
 PACKAGE = Path(mma_qt.__file__).parent

@@ -7,8 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
-import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtCore import QCoreApplication
 
 from mma_qt.core.live.session import MmaSession
 from mma_qt.core.live.streams import StreamHub
@@ -32,28 +31,14 @@ WORKERS = 64
 CHUNKS = 2000
 
 
-def destroy(obj: QObject) -> None:
-    """Destroy a QObject now, in the GUI thread, not whenever (and wherever) GC gets to it.
-
-    A hub whose drain timer is active must not be destroyed from another thread: the
-    timer would stay registered and the next timer event would segfault.
-    """
-    if shiboken6.isValid(obj):
-        shiboken6.delete(obj)
-
-
 @pytest.fixture
 def hub(qapp) -> Iterator[StreamHub]:
-    hub = StreamHub()
-    yield hub
-    destroy(hub)
+    return StreamHub()
 
 
 @pytest.fixture
 def session(qapp) -> Iterator[MmaSession]:
-    session = MmaSession(PricingTable.load(), "numbered (test)")
-    yield session
-    destroy(session)
+    return MmaSession(PricingTable.load(), "numbered (test)")
 
 
 def produced(worker: str) -> list[str]:
@@ -127,14 +112,11 @@ def test_gui_thread_write_is_visible_after_drain(hub: StreamHub) -> None:
 
 def test_timer_delivers_without_an_explicit_drain(qtbot) -> None:
     hub = StreamHub(drain_ms=1)
-    try:
-        with qtbot.waitSignal(hub.appended, timeout=2_000) as blocker:
-            hub.write("a", "x")
-            hub.write("b", "y")
-        assert blocker.args == [{"a": "x", "b": "y"}]
-        assert hub.text("a") == "x"
-    finally:
-        destroy(hub)
+    with qtbot.waitSignal(hub.appended, timeout=2_000) as blocker:
+        hub.write("a", "x")
+        hub.write("b", "y")
+    assert blocker.args == [{"a": "x", "b": "y"}]
+    assert hub.text("a") == "x"
 
 
 def test_clear_delivers_pending_text_then_forgets_every_stream(hub: StreamHub) -> None:

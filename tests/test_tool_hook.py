@@ -18,6 +18,7 @@ from mma_qt.hooks.protocol import INVALID_PARAMS, RpcError
 from mma_qt.ui.hook_api import REFUSED
 from mma_qt.wiring import AppParts, assemble
 
+from .conftest import close_app
 from .helpers import FINAL, run_off_gui_thread, short_socket_path
 from .scripted import (
     CALC,
@@ -36,6 +37,8 @@ from .scripted import (
 OWN = "def add(a, b):\n    return b + a  # mine\n"
 T = 60.0
 
+pytestmark = pytest.mark.ui  # the real window
+
 
 @pytest.fixture
 def app_for(qtbot: Any, qloop: Any) -> Iterator[Any]:
@@ -50,9 +53,7 @@ def app_for(qtbot: Any, qloop: Any) -> Iterator[Any]:
 
     yield make
     for parts in made:
-        parts.window.close()
-        parts.hook.close()
-        parts.window.deleteLater()
+        close_app(parts, qtbot)
 
 
 def waiting(client: ApiHookClient, key: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from mma_qt.ui.tree_model import (
 )
 from mma_qt.wiring import AppParts, assemble
 
+from .conftest import close_app
 from .helpers import short_socket_path
 
 #: QAbstractItemModelTester reports a broken model contract as a Qt warning: fail on it.
@@ -60,9 +61,7 @@ def flaky_app(qtbot: Any, qloop: object) -> Iterator[AppParts]:
     )
     parts.window.show()
     yield parts
-    parts.window.close()
-    parts.hook.close()
-    parts.window.deleteLater()
+    close_app(parts, qtbot)
 
 
 def two_tracks(session: MmaSession) -> None:
@@ -76,6 +75,7 @@ def names(model: MmaTreeModel, parent: QModelIndex) -> list[str]:
     return [model.index(row, COL_NAME, parent).data() for row in range(model.rowCount(parent))]
 
 
+@pytest.mark.ui
 def test_track_rows_pass_qtmodeltester_through_a_whole_run(
     flaky_app: AppParts, qtbot: Any, qtmodeltester: Any, tmp_path: Path
 ) -> None:

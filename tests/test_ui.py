@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,15 @@ from mma_qt.ui.stream_view import StreamView
 from mma_qt.ui.tree_model import COL_OUTPUT, COL_STATUS, StreamIdRole
 from mma_qt.wiring import AppParts, assemble
 
+from .conftest import close_app
 from .helpers import FINAL, run_off_gui_thread, short_socket_path
+
+pytestmark = pytest.mark.ui
+
+
+def test_the_ui_tests_run_on_the_requested_qt_platform(qapp: Any) -> None:
+    """Under .ci/run's X server, the window really is on xcb, not offscreen."""
+    assert qapp.platformName() == os.environ["QT_QPA_PLATFORM"]
 
 
 def run_to_end(demo_app: AppParts, qtbot: Any, workspace: Path) -> None:
@@ -142,9 +151,7 @@ def test_geometry_is_kept_in_qsettings(demo_app: AppParts, qtbot: Any, tmp_path:
         assert again.window.size().width() == 710
         assert again.window.field_value("workspace") == str(tmp_path)
     finally:
-        again.window.close()
-        again.hook.close()
-        again.window.deleteLater()
+        close_app(again, qtbot)
 
 
 def test_demo_provider_is_clearly_labelled(demo_app: AppParts) -> None:
@@ -212,3 +219,42 @@ def test_ticket_rows_show_their_ticket_status_from_the_plan_on(demo_app: AppPart
     tier3 = model.tier_index(Tier.WORKER)
     shown = [model.index(row, COL_STATUS, tier3).data() for row in range(model.rowCount(tier3))]
     assert shown == ["todo", "todo"]
+
+
+def test_selecting_a_stream_that_fills_the_view_shows_its_tail_and_follows_it(
+    qtbot: Any,
+) -> None:
+    hub = StreamHub()
+    line = "word " * 40 + "\n"
+    hub.write("s", line * 20)
+    hub.drain()
+    view = StreamView(hub)
+    qtbot.addWidget(view)
+    view.resize(300, 200)
+    view.show()
+    view.show_stream("s")
+    assert view.verticalScrollBar().maximum() > 10
+    assert view.at_bottom()
+    hub.write("s", line * 5)
+    hub.drain()
+    view.flush()
+    assert view.at_bottom()
+
+
+def test_the_stream_view_stays_at_the_tail_while_new_lines_are_laid_out(
+    qtbot: Any, qapp: Any
+) -> None:
+    hub = StreamHub()
+    view = StreamView(hub)
+    qtbot.addWidget(view)
+    view.resize(300, 200)
+    with qtbot.waitExposed(view):
+        view.show()
+    view.show_stream("s")
+    line = "word " * 30 + "\n"  # wraps: its height is known once it is laid out
+    for lines in (1, 3, 30, 2):
+        hub.write("s", line * lines)
+        hub.drain()
+        view.flush()
+        qapp.processEvents()  # the view lays the new lines out, which moves its bar
+        assert view.at_bottom(), lines

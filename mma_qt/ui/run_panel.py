@@ -14,8 +14,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.live.session import MmaSession, StreamRecord
+from ..core.live.session import MmaSession
 from ..core.model.domain import Tier
+from ..core.model.records import StreamRecord
 from .dialogs import column
 from .stream_view import StreamView
 from .tree_model import (

@@ -6,10 +6,12 @@ end cursor inside an edit block (text layout is the costly part of showing a str
 the view follows it until the user scrolls away from the bottom, and again once they
 scroll back down.
 
-Following is the user's choice, not a reading of the scroll bar at each refresh: Qt lays
-wrapped lines out lazily (and again when the scroll bar appears and the viewport
-narrows), which grows the scroll range after the text is in. Read at the next refresh, the
-view would seem scrolled up and stop following for good.
+Following is the user's choice (the bar's actions: wheel, keys, dragging), not a reading of
+the scroll bar at each refresh: Qt lays wrapped lines out lazily (and again when the scroll
+bar appears and the viewport narrows), which grows the scroll range after the text is in,
+and moves the bar to keep the top line in place. Read at the next refresh, the view would
+seem scrolled up and stop following for good; while it follows, every such move is pinned
+back to the bottom.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class StreamView(QPlainTextEdit):
         self._follow = True
         bar = self.verticalScrollBar()
         bar.actionTriggered.connect(self._on_user_scroll)
-        bar.rangeChanged.connect(self._on_range_changed)
+        bar.rangeChanged.connect(self._stay_at_tail)
+        bar.valueChanged.connect(self._stay_at_tail)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -56,6 +59,8 @@ class StreamView(QPlainTextEdit):
         self._follow = True
         self.setPlainText("" if stream_id is None else self._hub.text(stream_id))
         self.moveCursor(QTextCursor.MoveOperation.End)
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())  # the end cursor in view is not the bottom: a line short
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
@@ -67,14 +72,17 @@ class StreamView(QPlainTextEdit):
 
     @Slot(int)
     def _on_user_scroll(self, _action: int) -> None:
-        """Every user scroll (the bar, the wheel, the keys) triggers a slider action."""
+        """Every user scroll (the bar, the wheel, the keys) triggers a slider action; the
+        move is still pending: follow the tail from the bottom only."""
         bar = self.verticalScrollBar()
         self._follow = bar.sliderPosition() >= bar.maximum()
 
-    @Slot(int, int)
-    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
-        if self._follow:
-            self.verticalScrollBar().setValue(maximum)
+    @Slot()
+    def _stay_at_tail(self) -> None:
+        """Qt moved the bar (a new range, lines laid out): back to the bottom if following."""
+        bar = self.verticalScrollBar()
+        if self._follow and bar.value() < bar.maximum():
+            bar.setValue(bar.maximum())
 
     @Slot(object)
     def _on_appended(self, new: dict[str, str]) -> None:

@@ -28,8 +28,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from ..core.live.session import MmaSession, Rollup, StreamRecord
+from ..core.live.session import MmaSession
 from ..core.model.domain import Tier
+from ..core.model.records import Rollup, StreamRecord
 from ..core.model.status import RowStatus, StreamStatus, TicketStatus
 from . import formatting
 from .tree_nodes import GroupNode, Node, RowTree, StreamNode, TrackNode

@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Collection, Iterator
 
-from ..core.live.session import StreamRecord
 from ..core.model.domain import Tier
+from ..core.model.records import StreamRecord
 
 
 class Node:

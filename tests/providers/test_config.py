@@ -14,11 +14,11 @@ from mma_qt.core.settings.config import (
     ConfigError,
     ProviderConfig,
     config_path,
-    dump_toml,
     load_config,
     read_config,
     save_config,
 )
+from mma_qt.core.settings.toml_writer import dump_toml
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:

@@ -20,13 +20,8 @@ from pydantic import ValidationError
 
 from mma_qt.core.model.cancel import CancelToken
 from mma_qt.core.model.status import McpServerState
-from mma_qt.core.settings.config import (
-    Config,
-    ConfigError,
-    McpServerConfig,
-    read_config,
-    save_config,
-)
+from mma_qt.core.settings.config import Config, ConfigError, read_config, save_config
+from mma_qt.core.settings.mcp_config import McpServerConfig
 from mma_qt.core.tools import Sandbox, ToolRegistry
 from mma_qt.core.tools.mcp import McpServers, McpTool, plain_schema, resolve_env
 

@@ -19,7 +19,7 @@ from ..model.domain import Ticket, Track
 from ..model.options import RunOptions
 from ..model.status import RunStatus, TicketStatus, ToolPolicy
 from ..providers.base import ProviderFactory
-from ..settings.config import McpServerConfig
+from ..settings.mcp_config import McpServerConfig
 from ..tools import GitError
 from .pool import WorkerPool
 from .runner import EpicRunner

@@ -21,7 +21,7 @@ from ..model.plans import PlanError, parse_tickets, parse_tracks
 from ..model.prompts import render
 from ..model.status import RunStatus, StreamStatus, TicketStatus, ToolPolicy
 from ..providers.base import CompletionRequest, ProviderFactory
-from ..settings.config import McpServerConfig
+from ..settings.mcp_config import McpServerConfig
 from ..tools.mcp import McpServers, McpServerStatus
 from .approvals import ApprovalBroker
 from .conductor import Conductor, RunContext

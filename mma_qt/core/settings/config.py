@@ -1,15 +1,16 @@
 """The user's settings: ``config.toml`` in ``platformdirs.user_config_dir("mma-qt")``.
 
-Read with :mod:`tomllib`, validated with pydantic, written by the small TOML writer below
-(no extra dependency). A ``pricing.toml`` beside ``config.toml`` (or the file named by
-``pricing_file``) overrides the bundled prices entry by entry. Pure logic, no Qt.
+Read with :mod:`tomllib`, validated with pydantic, written by the small TOML writer of
+:mod:`.toml_writer` (no extra dependency). A ``pricing.toml`` beside ``config.toml`` (or the
+file named by ``pricing_file``) overrides the bundled prices entry by entry. Pure logic, no Qt.
 
 API keys never live here: a field whose name contains "key", "token", "secret" or
 "password" is dropped on load with a warning, and the schema has no place for one.
 Keys come from the environment or the system keyring (:mod:`mma_qt.core.settings.keys`).
 The one exception is an MCP server's ``env`` table: the variables the user gives that
 server (a token among them, written out or as ``"${NAME}"`` to take it from the app's
-environment) are kept as written, hidden from ``repr`` and from validation errors.
+environment) are kept as written, hidden from ``repr`` and from validation errors
+(:mod:`.mcp_config`).
 
 Example::
 
@@ -53,7 +54,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import tempfile
@@ -63,20 +63,17 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator
 
 from ..model.domain import Tier
 from ..model.options import RunOptions
 from ..model.pricing import PricingTable
 from ..model.status import ToolPolicy
 from ..providers.catalog import DEMO, PROVIDER_NAMES, known_providers
+from .mcp_config import McpConfig
+from .strict import Strict as _Strict
+from .strict import check_url as _check_url
+from .toml_writer import dump_toml
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +99,6 @@ def config_path() -> Path:
 # -- the model ---------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
-
-
 def _check_provider(name: str | None) -> str | None:
     """An SDK-backed provider, for a tier or a ``[providers.*]`` table."""
     if name == DEMO:
@@ -116,12 +109,6 @@ def _check_provider(name: str | None) -> str | None:
     if name is not None and name not in PROVIDER_NAMES:
         raise ValueError(f"unknown provider {name!r}; known: {known_providers()}")
     return name
-
-
-def _check_url(value: str | None) -> str | None:
-    if value is not None and not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
 
 
 class TierConfig(_Strict):
@@ -157,74 +144,6 @@ class ProviderConfig(_Strict):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return _check_url(value)
-
-
-#: An MCP server's name: its tools are offered as ``NAME__tool``, so no ``__`` inside, and
-#: only what every provider accepts in a function name.
-MCP_SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*$")
-MCP_SERVER_NAME_MAX = 32
-
-
-class McpServerConfig(_Strict):
-    """``[mcp.servers.NAME]``: one MCP server, run as a command (stdio) or reached at a URL.
-
-    Validation errors never show the values given (``env`` may hold a token).
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
-
-    #: stdio: the program and its arguments, e.g. ``["uvx", "mcp-server-git"]``.
-    command: list[str] | None = Field(default=None, min_length=1)
-    #: stdio: variables added to the server's small default environment (PATH, HOME, ...);
-    #: ``"${NAME}"`` in a value is replaced by the app's own variable at start.
-    env: dict[str, str] = Field(default_factory=dict, repr=False)
-    #: stdio: the server's working directory (default: the app's).
-    cwd: Path | None = None
-    #: streamable HTTP: the server's endpoint, e.g. ``http://127.0.0.1:8765/mcp``.
-    url: str | None = None
-    #: The server's tools that run without asking (the others pass the approval gate).
-    auto_approve: list[str] = Field(default_factory=list)
-    #: Seconds to wait for the server to start, and for each tool call.
-    timeout_s: float = Field(default=60.0, gt=0, le=3600)
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not value[0].strip():
-            raise ValueError("the first item must be the program to run")
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _check_url(value)
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> McpServerConfig:
-        if (self.command is None) == (self.url is None):
-            raise ValueError("give either command = [...] (stdio) or url = \"...\" (HTTP)")
-        if self.url is not None and (self.env or self.cwd is not None):
-            raise ValueError("env and cwd apply only to a server started with command")
-        return self
-
-
-class McpConfig(_Strict):
-    """``[mcp]``: the user's MCP servers, by name."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
-
-    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
-
-    @field_validator("servers")
-    @classmethod
-    def _names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
-        for name in value:
-            if len(name) > MCP_SERVER_NAME_MAX or not MCP_SERVER_NAME.match(name):
-                raise ValueError(
-                    f"MCP server name {name!r}: use up to {MCP_SERVER_NAME_MAX} letters, digits, "
-                    "'-' or single '_', starting with a letter (tools are named NAME__tool)"
-                )
-        return value
 
 
 class ToolsConfig(_Strict):
@@ -401,60 +320,3 @@ def dump_config(config: Config) -> str:
     """``config`` as TOML text (fields left at None are omitted)."""
     data = config.model_dump(mode="json", exclude_none=True)
     return dump_toml(data)
-
-
-def dump_toml(data: Mapping[str, Any]) -> str:
-    """A minimal TOML writer: tables, strings, numbers, booleans and arrays of scalars."""
-    lines: list[str] = []
-    _write_table(lines, data, ())
-    return "\n".join(lines).strip() + "\n"
-
-
-def _write_table(lines: list[str], table: Mapping[str, Any], where: tuple[str, ...]) -> None:
-    scalars = [(k, v) for k, v in table.items() if not isinstance(v, dict)]
-    tables = [(k, v) for k, v in table.items() if isinstance(v, dict)]
-    if not scalars and not tables:
-        return  # an empty table: everything at its default
-    if where and scalars:
-        lines.append("")
-        lines.append("[" + ".".join(_key(part) for part in where) + "]")
-    for name, value in scalars:
-        lines.append(f"{_key(name)} = {_value(value)}")
-    for name, value in tables:
-        _write_table(lines, value, (*where, name))
-
-
-def _key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _string(name)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot write non-finite number {value!r} to TOML")
-        return repr(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
-            "\r": "\\r"}
-
-
-def _string(text: str) -> str:
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
