@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mma_qt.core.model.status import ToolPolicy
-from mma_qt.core.settings.config import McpServerConfig
+from mma_qt.core.settings.mcp_config import McpServerConfig
 from mma_qt.hooks import cli
 from mma_qt.hooks.client import ApiHookClient
 from mma_qt.ui.changes_panel import split_diff
@@ -33,6 +33,8 @@ from .scripted import (
     rounds,
 )
 from .test_tool_hook import app_for  # noqa: F401  (the fixture ``app`` uses)
+
+pytestmark = pytest.mark.ui
 
 T_MS = 60_000
 
