@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mma_qt import __version__
+from mma_qt.core.model.status import ToolPolicy
 from mma_qt.hooks.client import (
     ApiHookClient,
     HookCallError,
@@ -74,6 +75,21 @@ def _cmd_events(client: ApiHookClient, args: argparse.Namespace) -> int:
         return 0
 
 
+def _cmd_merge(client: ApiHookClient, args: argparse.Namespace) -> int:
+    """Start the merge, then print its ``merge`` event (exit 1 when it was refused)."""
+    with ApiHookClient(client.address, client.timeout) as watcher:
+        watcher.subscribe(["merge"])  # before the merge starts: its end cannot be missed
+        client.merge_track(args.track_id)
+        event = watcher.next_event(args.wait_timeout)
+        while event.get("track_id") != args.track_id:
+            event = watcher.next_event(args.wait_timeout)
+    _print_json(event)
+    if event.get("state") == "merged":
+        return 0
+    print(f"mma-qt-hook: merge refused: {event.get('message')}", file=sys.stderr)
+    return 1
+
+
 def _cmd_call(client: ApiHookClient, args: argparse.Namespace) -> int:
     params: Any = None
     if args.params is not None:
@@ -133,6 +149,24 @@ def _add_run_commands(add: Add) -> None:
         "cancel", _result_of(lambda c, a: c.cancel(a.ticket_id)), "cancel the run or one ticket"
     )
     cancel.add_argument("ticket_id", metavar="TICKET_ID", nargs="?")
+
+
+def _add_tool_commands(add: Add) -> None:
+    """What tickets did with their tools, the tool policy, and merging a track."""
+    calls = add("tool-calls", _result_of(lambda c, a: c.get_tool_calls(a.ticket_id)),
+                "print a ticket's tool calls (arguments, decisions, results)")
+    calls.add_argument("ticket_id", metavar="TICKET")
+    changes = add("changes", _result_of(lambda c, a: c.get_changes(a.ticket_id)),
+                  "print the files a ticket changed, with their diffs")
+    changes.add_argument("ticket_id", metavar="TICKET")
+    merge = add("merge", _cmd_merge,
+                "merge a done track's branch into your current branch and print how it ended")
+    merge.add_argument("track_id", metavar="TRACK")
+    merge.add_argument("--wait", dest="wait_timeout", type=float, default=600.0, metavar="S",
+                       help="give up waiting for the merge after S seconds (default 600)")
+    policy = add("policy", _result_of(lambda c, a: c.set_tool_policy(a.policy)),
+                 "set the tool policy of the running run and the next ones")
+    policy.add_argument("policy", choices=[p.value for p in ToolPolicy])
 
 
 def _add_watch_commands(add: Add) -> None:
@@ -202,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("ping", _result_of(lambda c, a: c.ping()), "check that mma-qt answers")
     _add_run_commands(add)
+    _add_tool_commands(add)
     _add_watch_commands(add)
     _add_window_commands(add)
     return parser

@@ -365,3 +365,19 @@ class ApiHookClient:
 
     def select(self, target: str) -> Any:
         return self.call("select", {"target": target})
+
+    def get_tool_calls(self, ticket_id: str) -> Any:
+        """The ticket's tool calls: arguments, decisions, edits and results."""
+        return self.call("get_tool_calls", {"ticket_id": ticket_id})
+
+    def get_changes(self, ticket_id: str) -> Any:
+        """The files the ticket changed: ``[{path, status, diff}]``."""
+        return self.call("get_changes", {"ticket_id": ticket_id})
+
+    def merge_track(self, track_id: str) -> Any:
+        """Start merging a done track; a ``merge`` event says how it ended."""
+        return self.call("merge_track", {"track_id": track_id})
+
+    def set_tool_policy(self, policy: str) -> Any:
+        """``ask``, ``auto-edits`` or ``auto``: for the running run and the next ones."""
+        return self.call("set_tool_policy", {"policy": policy})

@@ -1,5 +1,5 @@
-"""The main window. It composes the panels (epic, run tree + stream, Approvals and Log
-docks) and keeps what belongs to the whole window: the actions and menus, the status bar,
+"""The main window. It composes the panels (epic, run tree + stream, Approvals, Changes
+and Log docks) and keeps what belongs to the whole window: the actions and menus, the status bar,
 what it remembers between sessions (QSettings), and its public face, the methods through
 which the hook (and app.py) drive it; never its widgets."""
 
@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
@@ -21,14 +21,19 @@ from ..core.providers.base import ProviderFactory
 from ..core.run.approvals import ApprovalError
 from ..core.run.controller import Controller, ControllerError
 from ..core.settings.config import Config, run_options
+from .actions import ACTION_NAMES, FIELD_NAMES, ActionSpec, install_menus, make_actions
 from .approvals_panel import ApprovalsPanel
+from .changes_panel import ChangesPanel
 from .dialogs import NewEpicDialog
 from .epic_panel import EpicPanel
 from .log_panel import LogPanel, QtLogHandler
+from .mcp_page import McpServersPage, server_statuses
+from .merge import MergeControl
 from .run_panel import RunPanel
 from .settings_dialog import SettingsDialog
 from .status_bar import RunStatusBar
 from .tasks import TaskRunner
+from .window_state import restore_window, save_window
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +41,7 @@ log = logging.getLogger(__name__)
 #: ValueError when the config cannot give any. Injected by ``wiring.assemble``.
 ProviderChooser = Callable[[Config], ProviderFactory]
 
-#: Action names for the hook's ``click`` (see the README).
-ACTION_NAMES = (
-    "new_epic", "start", "pause", "resume", "cancel", "cancel_ticket",
-    "approve", "reject", "expand_all", "settings", "close",
-)
-#: Field names for the hook's ``set_value``/``get_value``.
-FIELD_NAMES = ("epic", "workspace", "auto", "selected", "stream_text", "status_text",
-               "totals_text", "title")
-TOOLBAR_ACTIONS = ("new_epic", "start", "pause", "resume", "cancel", "cancel_ticket")
+__all__ = ["ACTION_NAMES", "FIELD_NAMES", "MainWindow", "ProviderChooser"]
 
 
 class MainWindow(QMainWindow):
@@ -68,8 +65,9 @@ class MainWindow(QMainWindow):
         #: Blocking calls (the keyring, building providers) run here, off the GUI thread.
         self.tasks = TaskRunner(self)
 
-        self.epic_panel = EpicPanel(auto=controller.auto)
+        self.epic_panel = EpicPanel(auto=controller.auto, policy=controller.current_tool_policy)
         self.epic_panel.autoToggled.connect(self._on_auto_toggled)
+        self.epic_panel.policyChosen.connect(self._on_policy_chosen)
         self.run_panel = RunPanel(self.session)
         #: The parts that tests and benchmarks read.
         self.model, self.tree = self.run_panel.model, self.run_panel.tree
@@ -82,13 +80,17 @@ class MainWindow(QMainWindow):
         self.approvals = ApprovalsPanel()
         self.approvals.approveRequested.connect(self._on_approve_requested)
         self.approvals.rejectRequested.connect(self._on_reject_requested)
+        self.changes = ChangesPanel(controller)
+        self.changes.failed.connect(self._show_message)
+        self.tree.selectionModel().currentChanged.connect(self._on_row_changed)
+        self.merging = MergeControl(controller, self.model, self.tree)
         self.log_panel = LogPanel(log_handler)
         self.log_panel.setWindowTitle("Log")
         self._dock_panels()
 
-        self.actions_by_name = self._build_actions()
+        self.actions_by_name = make_actions(self, self._action_specs())
         self.run_panel.add_ticket_action(self.actions_by_name["cancel_ticket"])
-        self._build_menus()
+        install_menus(self, self.actions_by_name)
         self._build_status_bar()
         self.session.statusChanged.connect(self._on_status_changed)
         controller.finished.connect(self._on_status_changed)
@@ -96,13 +98,15 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._refresh_approvals()
         self.refresh_status()
-        self._restore_settings()
+        restore_window(self, self.run_panel, self.epic_panel)
 
     # -- construction --------------------------------------------------------------------
     def _dock_panels(self) -> None:
         approvals = self._add_dock("Approvals", self.approvals)
         log_dock = self._add_dock("Log", self.log_panel)
         self.splitDockWidget(approvals, log_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(approvals, self._add_dock("Changes", self.changes))
+        approvals.raise_()
         self.resizeDocks([approvals, log_dock], [560, 720], Qt.Orientation.Horizontal)
         self.resizeDocks([log_dock], [190], Qt.Orientation.Vertical)
 
@@ -115,41 +119,21 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         return dock
 
-    def _build_actions(self) -> dict[str, QAction]:
-        specs: list[tuple[str, str, Callable[[], object], QKeySequence.StandardKey | str]] = [
-            ("new_epic", "New epic…", self._new_epic, QKeySequence.StandardKey.New),
-            ("start", "Start", self._start, "Ctrl+R"),
-            ("pause", "Pause", self._pause, "Ctrl+P"),
-            ("resume", "Resume", self._resume, "Ctrl+Shift+P"),
-            ("cancel", "Cancel run", self._cancel, "Ctrl+."),
-            ("cancel_ticket", "Cancel ticket", self._cancel_ticket, ""),
-            ("approve", "Approve", self.approvals.approve_current, ""),
-            ("reject", "Reject…", self.approvals.reject_current, ""),
-            ("expand_all", "Expand all", self.run_panel.tree.expandAll, ""),
-            ("settings", "Settings…", self._open_settings, "Ctrl+,"),
-            ("close", "Quit", self.close, QKeySequence.StandardKey.Quit),
+    def _action_specs(self) -> list[ActionSpec]:
+        return [
+            ActionSpec("new_epic", "New epic…", self._new_epic, QKeySequence.StandardKey.New),
+            ActionSpec("start", "Start", self._start, "Ctrl+R"),
+            ActionSpec("pause", "Pause", self._pause, "Ctrl+P"),
+            ActionSpec("resume", "Resume", self._resume, "Ctrl+Shift+P"),
+            ActionSpec("cancel", "Cancel run", self._cancel, "Ctrl+."),
+            ActionSpec("cancel_ticket", "Cancel ticket", self._cancel_ticket),
+            ActionSpec("merge_track", "Merge track", self._merge_track),
+            ActionSpec("approve", "Approve", self.approvals.approve_current),
+            ActionSpec("reject", "Reject…", self.approvals.reject_current),
+            ActionSpec("expand_all", "Expand all", self.run_panel.tree.expandAll),
+            ActionSpec("settings", "Settings…", self._open_settings, "Ctrl+,"),
+            ActionSpec("close", "Quit", self.close, QKeySequence.StandardKey.Quit),
         ]
-        actions: dict[str, QAction] = {}
-        for name, text, slot, shortcut in specs:
-            action = QAction(text, self)
-            action.setObjectName(name)
-            if shortcut:
-                action.setShortcut(QKeySequence(shortcut))
-            action.triggered.connect(slot)
-            actions[name] = action
-        return actions
-
-    def _build_menus(self) -> None:
-        toolbar = self.addToolBar("Run")
-        toolbar.setObjectName("RunToolbar")
-        for name in TOOLBAR_ACTIONS:
-            toolbar.addAction(self.actions_by_name[name])
-        menu = self.menuBar().addMenu("&Run")
-        for name in ACTION_NAMES:
-            menu.addAction(self.actions_by_name[name])
-        view = self.menuBar().addMenu("&View")  # a closed dock comes back from here
-        for dock in self.findChildren(QDockWidget):
-            view.addAction(dock.toggleViewAction())
 
     def _build_status_bar(self) -> None:
         self.status = RunStatusBar(self.session)
@@ -168,7 +152,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _open_settings(self) -> None:
-        dialog = SettingsDialog(self.config, self.apply_config, self.tasks, self)
+        statuses, started = server_statuses(self.controller)
+        mcp = McpServersPage(statuses, started=started)
+        dialog = SettingsDialog(self.config, self.apply_config, self.tasks, self,
+                                pages=[("MCP servers", mcp)])
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
@@ -193,32 +180,13 @@ class MainWindow(QMainWindow):
         self._show_provider()
         self.statusBar().showMessage(f"Next run uses {factory.label}", 6000)
 
-    def _restore_settings(self) -> None:
-        settings = QSettings()
-        saved = {key: settings.value(f"window/{key}") for key in ("geometry", "state", "splitter")}
-        if not isinstance(saved["geometry"], QByteArray) or not self.restoreGeometry(
-            saved["geometry"]
-        ):
-            self.resize(1200, 760)
-        if isinstance(saved["state"], QByteArray):
-            self.restoreState(saved["state"])
-        if isinstance(saved["splitter"], QByteArray):
-            self.run_panel.restoreState(saved["splitter"])
-        workspace = settings.value("run/workspace", "")
-        if isinstance(workspace, str) and not self.epic_panel.workspace():
-            self.epic_panel.set_workspace(workspace)
-
     def save_settings(self) -> None:
-        settings = QSettings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
-        settings.setValue("window/splitter", self.run_panel.saveState())
-        settings.setValue("run/workspace", self.epic_panel.workspace())
-        settings.sync()
+        save_window(self, self.run_panel, self.epic_panel)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.shutdown()
         self.tasks.shutdown()
+        self.changes.stop()
         self.save_settings()
         self.status.stop()
         event.accept()
@@ -232,7 +200,11 @@ class MainWindow(QMainWindow):
         except (ControllerError, ApprovalError) as exc:
             reason = exc.args[0] if exc.args else exc
             log.warning("%s: %s", what, reason)
-            self.statusBar().showMessage(f"{what}: {reason}", 6000)
+            self._show_message(f"{what}: {reason}")
+
+    @Slot(str)
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
 
     @Slot()
     def _new_epic(self) -> None:
@@ -249,6 +221,11 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _on_auto_toggled(self, checked: bool) -> None:
         self.controller.auto = checked
+
+    @Slot(str)
+    def _on_policy_chosen(self, policy: str) -> None:
+        self._guard("Tool policy", self.controller.set_tool_policy, policy)
+        self.epic_panel.set_policy(self.controller.current_tool_policy)
 
     @Slot()
     def _start(self) -> None:
@@ -274,6 +251,19 @@ class MainWindow(QMainWindow):
             return
         self._guard("Cancel ticket", self.controller.cancel, record.ticket_id)
 
+    @Slot()
+    def _merge_track(self) -> None:
+        self._guard("Merge track", self.merging.start)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        record = self.model.record(current)
+        if record is not None and record.tier is Tier.WORKER and record.ticket_id:
+            self.changes.show_ticket(record.ticket_id)
+        else:
+            self.changes.show_track(self.model.track_id(current))
+        self._update_actions()
+
     @Slot(str, object)
     def _on_approve_requested(self, key: str, edited: object) -> None:
         text = edited if isinstance(edited, str) else None  # None: approved as proposed
@@ -294,6 +284,7 @@ class MainWindow(QMainWindow):
             self.epic_panel.epic(), self.epic_panel.workspace(), auto=self.epic_panel.auto()
         )
         self.run_panel.show_stream(None)
+        self.epic_panel.set_policy(self.controller.current_tool_policy)
 
     def set_auto(self, auto: bool) -> None:
         """Tick or untick Auto-approve: whether the next run asks before each spawn."""
@@ -334,6 +325,7 @@ class MainWindow(QMainWindow):
             "epic": self.epic_panel.epic,
             "workspace": self.epic_panel.workspace,
             "auto": self.epic_panel.auto,
+            "tool_policy": self.epic_panel.policy,
             "status_text": self.status_label.text,
             "totals_text": self.totals_label.text,
             "title": self.windowTitle,
@@ -352,6 +344,7 @@ class MainWindow(QMainWindow):
             "epic": self.epic_panel.set_epic,
             "workspace": self.set_workspace,
             "auto": self.set_auto,
+            "tool_policy": self.controller.set_tool_policy,
             "selected": self.select,
         }
         if name in setters:
@@ -364,14 +357,22 @@ class MainWindow(QMainWindow):
     # -- status --------------------------------------------------------------------------
     @Slot(str)
     def _on_status_changed(self, status: str) -> None:
+        self.epic_panel.set_policy(self.controller.current_tool_policy)  # a run's own
         self._update_actions()
         self._refresh_approvals()
         self.refresh_status()
 
     @Slot(object)
     def _on_event(self, event: dict[str, Any]) -> None:
-        if event["type"] == "approval":
+        kind = event["type"]
+        if kind == "approval":
             self._refresh_approvals()
+        elif kind == "tool_policy":
+            self.epic_panel.set_policy(event["policy"])
+        elif kind == "merge":
+            self._show_message(self.merging.describe(event))
+        if kind in ("ticket", "plan", "merge"):
+            self._update_actions()
 
     def _refresh_approvals(self) -> None:
         self.approvals.set_approvals(self.controller.pending_approvals())
@@ -388,6 +389,7 @@ class MainWindow(QMainWindow):
         acts["resume"].setEnabled(status is RunStatus.PAUSED)
         acts["cancel"].setEnabled(busy)
         acts["cancel_ticket"].setEnabled(busy)
+        acts["merge_track"].setEnabled(self.merging.possible())
 
     @Slot()
     def refresh_status(self) -> None:

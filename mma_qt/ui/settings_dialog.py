@@ -11,7 +11,7 @@ Without a keyring backend it says so and points to the environment variables.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from functools import partial
 
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -70,7 +71,10 @@ class SettingsDialog(QDialog):
         on_saved: Callable[[Config], None],
         tasks: TaskRunner,
         parent: QWidget | None = None,
+        *,
+        pages: Sequence[tuple[str, QWidget]] = (),
     ) -> None:
+        """``pages``: more tabs beside the general one (title, page), e.g. MCP servers."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._config = config
@@ -84,14 +88,24 @@ class SettingsDialog(QDialog):
         )
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        general = QWidget()
+        layout = QVBoxLayout(general)
         layout.addLayout(self._general(config))
         layout.addWidget(self._tiers(config))
         layout.addWidget(QLabel("Base URL (local servers, gateways; empty: the default)"))
         layout.addLayout(self._base_urls_row(config))
         layout.addWidget(self._keys_box())
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
+        outer = QVBoxLayout(self)
+        if pages:
+            tabs = QTabWidget()
+            tabs.addTab(general, "Providers")
+            for title, page in pages:
+                tabs.addTab(page, title)
+            outer.addWidget(tabs)
+        else:
+            outer.addWidget(general)
+        outer.addWidget(self.error_label)
+        outer.addWidget(self.buttons)
         self._check_keyring()
 
     # -- construction --------------------------------------------------------------------
@@ -226,11 +240,13 @@ class SettingsDialog(QDialog):
         """
         label.setText(text)
         widget = label.parentWidget()
-        while widget is not None and widget is not self:
+        while widget is not None:
             layout = widget.layout()
             if layout is not None:
+                # The tab widget between has no layout: the dialog's own cached its hint.
+                layout.invalidate()
                 layout.activate()
-            widget = widget.parentWidget()
+            widget = None if widget is self else widget.parentWidget()
         self.resize(self.size().expandedTo(self.sizeHint()))
 
     # -- saving --------------------------------------------------------------------------

@@ -175,6 +175,13 @@ class MmaTreeModel(QAbstractItemModel):
         node = self._rows.nodes.get(index.internalId())  # the root (uid 0) is in no index
         return node.record if isinstance(node, StreamNode) else None
 
+    def track_id(self, index: Index) -> str | None:
+        """The track of a track row or of a stream row of a track (else None)."""
+        node = self._rows.nodes.get(index.internalId())
+        if isinstance(node, TrackNode):
+            return node.track_id
+        return node.record.track_id if isinstance(node, StreamNode) else None
+
     def index_of(self, sid: str, column: int = 0) -> QModelIndex:
         node = self._rows.streams.get(sid)
         return QModelIndex() if node is None else self._index(node, column)

@@ -256,6 +256,21 @@ class Controller(QObject):
         """Check at once that the track can be merged (:class:`ControllerError` if not),
         then merge in a worker thread. A ``merge`` event says how it ended: ``state``
         ``merged`` (with ``branch``, ``into``, ``commit``) or ``refused`` (``message``)."""
+        bench = self._mergeable(track_id)
+        task = asyncio.get_running_loop().create_task(self._merge(track_id, bench))
+        task.add_done_callback(_merge_done)
+        return task
+
+    def can_merge(self, track_id: str) -> bool:
+        """Whether :meth:`start_merge` would start now (cheap: no git is run)."""
+        try:
+            self._mergeable(track_id)
+        except ControllerError:
+            return False
+        return True
+
+    def _mergeable(self, track_id: str) -> TrackBench:
+        """The bench of a done track on git, or ControllerError saying why not."""
         track, bench = self._track(track_id)
         unfinished = [t for t in track.tickets if t.status is not TicketStatus.COMPLETED]
         if not track.tickets or unfinished:
@@ -266,9 +281,7 @@ class Controller(QObject):
             bench.check_mergeable()
         except BenchError as exc:
             raise ControllerError(str(exc)) from exc
-        task = asyncio.get_running_loop().create_task(self._merge(track_id, bench))
-        task.add_done_callback(_merge_done)
-        return task
+        return bench
 
     async def _merge(self, track_id: str, bench: TrackBench) -> dict[str, Any]:
         try:
