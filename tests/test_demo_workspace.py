@@ -62,25 +62,11 @@ def test_a_fresh_folder_left_empty_by_a_failed_start_is_removed(
     assert not fresh.exists() and capsys.readouterr().err == ""
 
 
-def test_demo_command_runs_in_a_fresh_folder_and_names_it_last(tmp_path: Path) -> None:
-    cwd, temp, home = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "home"
-    for folder in (cwd, temp, home):
-        folder.mkdir()
-    env = {**app_env(tmp_path), "TMPDIR": str(temp), "HOME": str(home)}
-    result = subprocess.run(
-        [sys.executable, "-m", "mma_qt", "--demo", "--demo-delay", "0"], cwd=cwd, env=env,
-        capture_output=True, text=True, timeout=180, check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert_quiet(result.stderr)
-    last = result.stderr.rstrip("\n").splitlines()[-1]
-    (fresh,) = temp.glob("mma-qt-demo-*")
-    assert last == f"mma-qt: the demo's files are in {fresh.resolve()}"
-    assert list(cwd.iterdir()) == []
-
-
-def test_demo_leaves_a_working_module_and_its_passing_tests(tmp_path: Path) -> None:
-    """`mma-qt --demo` on a fresh folder leaves a module and its passing tests, exit 0."""
+def test_demo_runs_in_a_fresh_folder_names_it_last_and_leaves_passing_tests(
+    tmp_path: Path,
+) -> None:
+    """`mma-qt --demo` runs in a fresh folder (never the current one), says where last, and
+    leaves a working module and its passing tests there, exit 0."""
     cwd, temp, home = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "home"
     for folder in (cwd, temp, home):
         folder.mkdir()
