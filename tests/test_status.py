@@ -13,7 +13,13 @@ import pytest
 import mma_qt
 from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.records import StreamRecord
-from mma_qt.core.model.status import RunStatus, StreamStatus, TicketStatus
+from mma_qt.core.model.status import (
+    RunMode,
+    RunStatus,
+    StreamStatus,
+    TicketStatus,
+    TrackStatus,
+)
 
 PACKAGE = Path(mma_qt.__file__).parent
 STATUS_MODULE = PACKAGE / "core" / "model" / "status.py"
@@ -122,9 +128,13 @@ def test_the_scan_leaves_words_that_only_look_like_a_status(source: str) -> None
 def test_status_values_are_the_protocol() -> None:
     # Scripts, reports and the hook's answers carry these values: renaming one breaks them.
     assert [s.value for s in RunStatus] == [
-        "idle", "planning", "running", "paused", "done", "failed", "cancelled"]
+        "idle", "planning", "proposed", "running", "paused", "done", "failed", "cancelled"]
     assert [s.value for s in TicketStatus] == [
-        "todo", "in_progress", "completed", "blocked", "failed", "cancelled"]
+        "todo", "waiting", "in_progress", "completed", "blocked", "failed", "cancelled",
+        "skipped"]
+    assert [s.value for s in TrackStatus] == [
+        "queued", "planning", "running", "done", "failed", "cancelled"]
+    assert [s.value for s in RunMode] == ["step", "auto"]
     assert [s.value for s in StreamStatus] == [
         "waiting", "running", "done", "failed", "cancelled"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from .status import TicketStatus, ToolCallState, ToolDecision
+from .status import TicketStatus, ToolCallState, ToolDecision, TrackStatus
 from .usage import Usage
 
 
@@ -115,6 +115,45 @@ class ToolCallRecord:
         }
 
 
+@dataclass(slots=True)
+class Attempt:
+    """One run of a ticket by a Tier 3 worker: the first, an automatic retry after QA's
+    diagnosis, or a retry the user asked for. Every attempt is kept."""
+
+    #: 1-based, in order.
+    number: int
+    model: str
+    status: TicketStatus = TicketStatus.IN_PROGRESS
+    #: The user prompt as it was sent (after the user's edits, if any).
+    prompt: str = ""
+    #: Whether the user edited the prompt or the model before it ran.
+    edited: bool = False
+    #: Why it was made: ``"first"``, ``"qa retry"``, ``"user retry"``, ...
+    reason: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = 0.0
+    error: str = ""
+    #: QA's hint the attempt was given (a retry's), if any.
+    qa_hint: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.number,
+            "model": self.model,
+            "status": str(self.status),
+            "edited": self.edited,
+            "reason": self.reason,
+            "usage": self.usage.to_dict(),
+            "cost_usd": self.cost_usd,
+            "error": self.error,
+            "qa_hint": self.qa_hint,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
 TICKET_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -144,6 +183,12 @@ class Ticket:
     commit: str | None = None
     #: The file holding the ticket's diff (workspaces without git).
     patch: str | None = None
+    #: Every attempt, in order (the last is the current one).
+    attempts: list[Attempt] = field(default_factory=list)
+    #: Its spawns wait for the user even in ``auto`` mode.
+    step: bool = False
+    #: The user's prompt for the next attempt (a spawn edit or ``retry {prompt}``).
+    prompt_override: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +208,8 @@ class Ticket:
             "tool_calls": len(self.tool_calls),
             "commit": self.commit,
             "patch": self.patch,
+            "step": self.step,
+            "attempts": [a.to_dict() for a in self.attempts],
         }
 
 
@@ -172,6 +219,9 @@ class Track:
     title: str
     description: str = ""
     tickets: list[Ticket] = field(default_factory=list)
+    status: TrackStatus = TrackStatus.QUEUED
+    #: Why it failed or was cancelled.
+    error: str = ""
 
     def ticket(self, ticket_id: str) -> Ticket:
         for ticket in self.tickets:

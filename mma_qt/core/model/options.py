@@ -9,8 +9,10 @@ from .status import ToolPolicy
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    #: Tier 3 workers running at once.
+    #: Tier 3 workers running at once, across all tracks.
     max_workers: int = 4
+    #: Tracks running at once (each with its Tier 2 plan and its conductor).
+    max_tracks: int = 2
     #: Automatic retries of a failed ticket, each after a Tier 4 diagnosis, each one rung
     #: up the model ladder. config.toml's defaults are these.
     max_retries: int = 2

@@ -21,6 +21,8 @@ class _Status(StrEnum):
 class RunStatus(_Status):
     IDLE = "idle"
     PLANNING = "planning"
+    #: Tier 1's tracks wait for the user (``plan_epic``): accept, edit, drop or re-plan.
+    PROPOSED = "proposed"
     RUNNING = "running"
     PAUSED = "paused"
     DONE = "done"
@@ -33,23 +35,59 @@ class RunStatus(_Status):
 
     @property
     def is_active(self) -> bool:
-        return self in (RunStatus.PLANNING, RunStatus.RUNNING, RunStatus.PAUSED)
+        return self in (
+            RunStatus.PLANNING, RunStatus.PROPOSED, RunStatus.RUNNING, RunStatus.PAUSED,
+        )
 
 
 class TicketStatus(_Status):
     TODO = "todo"
+    #: Its spawn waits for the user's approval (step mode).
+    WAITING = "waiting"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     BLOCKED = "blocked"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Skipped by the user: counts as done for its dependents.
+    SKIPPED = "skipped"
 
     @property
     def is_final(self) -> bool:
         return self in (
             TicketStatus.COMPLETED, TicketStatus.BLOCKED, TicketStatus.FAILED,
-            TicketStatus.CANCELLED,
+            TicketStatus.CANCELLED, TicketStatus.SKIPPED,
         )
+
+    @property
+    def satisfies(self) -> bool:
+        """Whether a dependent may run: the ticket completed or was skipped."""
+        return self in (TicketStatus.COMPLETED, TicketStatus.SKIPPED)
+
+
+class TrackStatus(_Status):
+    """A track of the run (``get_mma_status``' ``tracks[].status``, the ``track`` event)."""
+
+    #: Accepted, waiting for a free track slot (``max_tracks``).
+    QUEUED = "queued"
+    #: Tier 2 plans its tickets.
+    PLANNING = "planning"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TrackStatus.DONE, TrackStatus.FAILED, TrackStatus.CANCELLED)
+
+
+class RunMode(_Status):
+    """Whether spawns wait for the user (``step``) or start at once (``auto``); switchable
+    during a run (``set_mode``). A ticket's own ``step`` flag makes it wait in ``auto``."""
+
+    STEP = "step"
+    AUTO = "auto"
 
 
 class StreamStatus(_Status):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..model.cancel import CancelToken
+from ..model.context import ContextPart
 from ..model.domain import Tier
 from ..model.usage import Usage
 
@@ -108,6 +109,8 @@ class CompletionRequest:
     history: tuple[Turn, ...] = ()
     #: The tools the model may call this round (none: a plain completion).
     tools: tuple[ToolDefinition, ...] = ()
+    #: What ``system`` and ``prompt`` were assembled from (for display; not sent).
+    context: tuple[ContextPart, ...] = ()
 
     def turns(self) -> tuple[Turn, ...]:
         """The whole conversation, the first user prompt included."""

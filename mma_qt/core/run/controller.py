@@ -21,17 +21,16 @@ from ..model.status import RunStatus, TicketStatus, ToolPolicy
 from ..providers.base import ProviderFactory
 from ..settings.mcp_config import McpServerConfig
 from ..tools import GitError
+from .errors import ControllerError, InvalidEdit
+from .pipeline_commands import PipelineCommands
 from .pool import WorkerPool
 from .runner import EpicRunner
+from .ticket_commands import TicketCommands
 from .workbench import BenchError, TrackBench
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class ControllerError(RuntimeError):
-    """A request that cannot be done now (e.g. start while running); said to the caller."""
 
 
 def _merge_done(task: asyncio.Task[dict[str, Any]]) -> None:
@@ -64,7 +63,10 @@ def check_start(epic: str, workspace: str = "") -> tuple[str, Path]:
     return epic, check_workspace(workspace)
 
 
-class Controller(QObject):
+__all__ = ["Controller", "ControllerError", "InvalidEdit", "check_start", "check_workspace"]
+
+
+class Controller(PipelineCommands, TicketCommands, QObject):
     #: Emitted with the final status when a run ends.
     finished = Signal(str)
 
@@ -176,10 +178,15 @@ class Controller(QObject):
 
     # -- approvals and the tool policy ---------------------------------------------------
     def resolve_approval(self, key: str, approved: bool, *, edited: str | None = None,
-                         reason: str = "") -> None:
+                         reason: str = "", prompt: str | None = None,
+                         model: str | None = None) -> None:
         """Answer one pending approval. ``edited``: the user's version of the call's
         editable argument (approve only); ``reason``: why it was rejected (the model reads
-        it). Raises :class:`ApprovalError` for an unknown key or an impossible edit."""
+        it); ``prompt``/``model``: a spawn's edited prompt and model (approve only; the
+        worker gets them verbatim). Raises :class:`ApprovalError` for an unknown key or an
+        impossible edit."""
+        if prompt is not None or model is not None:
+            raise ControllerError("editing a spawn is not built yet")
         self._require_runner().ctx.approvals.resolve(key, approved, edited=edited,
                                                      reason=reason)
 
