@@ -11,8 +11,8 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
 from ..core.model.domain import Tier
@@ -33,6 +33,7 @@ from .run_panel import RunPanel
 from .settings_dialog import SettingsDialog
 from .status_bar import RunStatusBar
 from .tasks import TaskRunner
+from .window_face import WindowFace
 from .window_state import restore_window, save_window
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ ProviderChooser = Callable[[Config], ProviderFactory]
 __all__ = ["ACTION_NAMES", "FIELD_NAMES", "MainWindow", "ProviderChooser"]
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowFace, QMainWindow):
     closed = Signal()
 
     def __init__(
@@ -272,87 +273,6 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _on_reject_requested(self, key: str, reason: str) -> None:
         self._guard("Reject", self.controller.resolve_approval, key, False, reason=reason)
-
-    # -- the window's public face (the hook drives it through these, never its widgets) --
-    def start(self, epic: str | None = None, workspace: str | None = None) -> None:
-        """Start a run (raises ControllerError when it cannot start)."""
-        if epic is not None:
-            self.epic_panel.set_epic(epic)
-        if workspace is not None:
-            self.epic_panel.set_workspace(workspace)
-        self.controller.start_epic(
-            self.epic_panel.epic(), self.epic_panel.workspace(), auto=self.epic_panel.auto()
-        )
-        self.run_panel.show_stream(None)
-        self.epic_panel.set_policy(self.controller.current_tool_policy)
-
-    def set_auto(self, auto: bool) -> None:
-        """Tick or untick Auto-approve: whether the next run asks before each spawn."""
-        self.epic_panel.set_auto(auto)
-
-    def set_workspace(self, folder: str) -> None:
-        """The workspace folder of the next run (as if typed in the epic panel)."""
-        self.epic_panel.set_workspace(folder)
-
-    def action_enabled(self, name: str) -> bool:
-        """Whether the named action (:data:`ACTION_NAMES`) can be pressed now."""
-        return self._named_action(name).isEnabled()
-
-    def trigger_action(self, name: str, *, later: bool = False) -> None:
-        """Press the named action, or, ``later``, once control is back in the event loop."""
-        action = self._named_action(name)
-        if later:
-            QTimer.singleShot(0, action.trigger)
-        else:
-            action.trigger()
-
-    def _named_action(self, name: str) -> QAction:
-        action = self.actions_by_name.get(name)
-        if action is None:
-            raise KeyError(f"no action {name!r}; actions: {', '.join(ACTION_NAMES)}")
-        return action
-
-    def select(self, target: str) -> str:
-        """Select a row by stream id, ticket id or tier label; return its stream id or label."""
-        return self.run_panel.select(target)
-
-    def field_value(self, name: str) -> Any:
-        """The value of the named field (:data:`FIELD_NAMES`)."""
-        if name == "stream_text":
-            self.stream_view.flush()
-            return self.stream_view.toPlainText()
-        values: dict[str, Callable[[], Any]] = {
-            "epic": self.epic_panel.epic,
-            "workspace": self.epic_panel.workspace,
-            "auto": self.epic_panel.auto,
-            "tool_policy": self.epic_panel.policy,
-            "status_text": self.status_label.text,
-            "totals_text": self.totals_label.text,
-            "title": self.windowTitle,
-        }
-        if name == "selected":
-            return self.stream_view.stream_id
-        if name not in values:
-            raise KeyError(f"no field {name!r}")
-        return values[name]()
-
-    def set_field_value(self, name: str, value: Any) -> None:
-        """Set a settable field: epic, workspace, auto (a bool) or selected (a row)."""
-        if name == "auto" and not isinstance(value, bool):
-            raise TypeError("auto takes true or false")
-        setters: dict[str, Callable[[Any], object]] = {
-            "epic": self.epic_panel.set_epic,
-            "workspace": self.set_workspace,
-            "auto": self.set_auto,
-            "tool_policy": self.controller.set_tool_policy,
-            "selected": self.select,
-        }
-        if name in setters:
-            setters[name](value if name == "auto" else str(value))
-        elif name in FIELD_NAMES:
-            raise KeyError(f"field {name!r} is read-only")
-        else:
-            raise KeyError(f"no field {name!r}")
 
     # -- status --------------------------------------------------------------------------
     @Slot(str)
