@@ -14,6 +14,7 @@ from typing import Any
 
 from mma_qt import __version__
 from mma_qt.core.model.status import ToolPolicy
+from mma_qt.hooks.cli_steering import add_steering_commands
 from mma_qt.hooks.client import (
     ApiHookClient,
     HookCallError,
@@ -111,7 +112,11 @@ def _resolver(approve: bool) -> Handler:
     def resolve(client: ApiHookClient, args: argparse.Namespace) -> Any:
         if args.all:
             return client.approve_all() if approve else client.reject_all()
-        return client.approve(args.key) if approve else client.reject(args.key)
+        if not approve:
+            return client.reject(args.key)
+        if args.prompt is not None or args.model is not None:
+            return client.approve_spawn(args.key, prompt=args.prompt, model=args.model)
+        return client.approve(args.key)
 
     return _result_of(resolve)
 
@@ -141,7 +146,10 @@ def _add_run_commands(add: Add) -> None:
         help="approve every spawn of this run without asking (default: the app's setting)",
     )
     add("approvals", _result_of(lambda c, a: c.get_approvals()), "list pending approvals")
-    _add_resolve_arguments(add("approve", _resolver(True), "approve a pending request"))
+    approve = add("approve", _resolver(True), "approve a pending request")
+    _add_resolve_arguments(approve)
+    approve.add_argument("--prompt", metavar="TEXT", help="a spawn: the prompt the worker gets")
+    approve.add_argument("--model", metavar="MODEL", help="a spawn: the model it runs on")
     _add_resolve_arguments(add("reject", _resolver(False), "reject a pending request"))
     add("pause", _result_of(lambda c, a: c.pause()), "pause all workers")
     add("resume", _result_of(lambda c, a: c.resume()), "resume paused workers")
@@ -236,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("ping", _result_of(lambda c, a: c.ping()), "check that mma-qt answers")
     _add_run_commands(add)
+    add_steering_commands(add, _result_of)
     _add_tool_commands(add)
     _add_watch_commands(add)
     _add_window_commands(add)

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from mma_qt import PROTOCOL_VERSION
+from mma_qt.hooks.client_steering import SteeringCalls, given
 from mma_qt.hooks.protocol import EVENT_METHOD, request_line, resolve_hook_address
 from mma_qt.hooks.transport import HookError, HookUnavailableError, Transport, connect
 
@@ -68,7 +69,7 @@ def protocol_major(version: object) -> int | None:
     return None
 
 
-class ApiHookClient:
+class ApiHookClient(SteeringCalls):
     """One connection to mma-qt; calls are serialised by a lock and matched by id.
 
     Event notifications that arrive while waiting for an answer are queued for
@@ -318,12 +319,7 @@ class ApiHookClient:
         self, epic: str, workspace: str | None = None, *, auto: bool | None = None
     ) -> Any:
         """Start a run; ``auto`` True approves every spawn, None keeps the app's setting."""
-        params: dict[str, Any] = {"epic": epic}
-        if workspace is not None:
-            params["workspace"] = workspace
-        if auto is not None:
-            params["auto"] = auto
-        return self.call("start_epic", params)
+        return self.call("start_epic", given(epic=epic, workspace=workspace, auto=auto))
 
     def get_approvals(self) -> Any:
         return self.call("get_approvals")

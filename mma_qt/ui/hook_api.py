@@ -22,10 +22,12 @@ from pydantic import (
 
 from mma_qt import PROTOCOL_VERSION, __version__
 
+from ..core.live.events import EVENT_TYPES
 from ..core.model.status import ToolPolicy
 from ..core.run.approvals import ApprovalError
-from ..core.run.controller import Controller, ControllerError
+from ..core.run.controller import Controller, ControllerError, InvalidEdit
 from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, LargeResult, RpcError
+from .hook_steering import steering_methods
 from .main_window import ACTION_NAMES, FIELD_NAMES, MainWindow
 
 #: JSON-RPC "server error" range: the app refuses the request in its current state.
@@ -83,6 +85,9 @@ class _Resolve(_Params):
     all: bool = False
     #: approve: the user's version of the call's editable argument (one key only).
     edited: str | None = None
+    #: approve a spawn: the prompt and the model the worker gets (one key only).
+    prompt: str | None = None
+    model: str | None = Field(default=None, min_length=1)
     #: reject: why (the model reads it).
     reason: str = ""
 
@@ -90,8 +95,9 @@ class _Resolve(_Params):
     def _one_of_key_or_all(self) -> _Resolve:
         if (self.key is None) == (not self.all):
             raise ValueError('give either "key" or "all": true')
-        if self.edited is not None and self.key is None:
-            raise ValueError('"edited" goes with one "key"')
+        for name in ("edited", "prompt", "model"):
+            if getattr(self, name) is not None and self.key is None:
+                raise ValueError(f'"{name}" goes with one "key"')
         return self
 
 
@@ -152,6 +158,7 @@ class AppHookApi:
             "set_value": self._set_value,
             "get_value": self._get_value,
             "select": self._select,
+            **steering_methods(self.controller, self._parse),
         }
 
     @property
@@ -164,6 +171,8 @@ class AppHookApi:
             raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
         try:
             return handler(params)
+        except InvalidEdit as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc}") from exc
         except ControllerError as exc:
             raise RpcError(REFUSED, str(exc)) from exc
 
@@ -194,6 +203,7 @@ class AppHookApi:
             "methods": self.method_names,
             "actions": list(ACTION_NAMES),
             "fields": list(FIELD_NAMES),
+            "events": list(EVENT_TYPES),
         }
 
     def _start_epic(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +266,8 @@ class AppHookApi:
                 self.controller.resolve_approval(key, approved, reason=reason)
             return {"keys": keys, "approved": approved}
         try:
-            self.controller.resolve_approval(p.key, approved, edited=p.edited, reason=reason)
+            self.controller.resolve_approval(p.key, approved, edited=p.edited, reason=reason,
+                                             prompt=p.prompt, model=p.model)
         except ApprovalError as exc:
             raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
         return {"key": p.key, "approved": approved}

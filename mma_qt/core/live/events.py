@@ -19,7 +19,12 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
   (requested/ran), ``decision``, ``approval_key``, ``ok``, ``summary`` (a tool call)
 - ``tool_policy``: ``policy`` (the run's tool policy changed)
 - ``merge``: ``track_id``, ``branch``, ``into``, ``commit`` (a track was merged)
-- ``log``: ``level``, ``message`` (warnings and errors the user should see)
+- ``tracks``: ``tracks`` (Tier 1's tracks, as the run goes on with them)
+- ``proposal``: ``state`` (proposed/accepted/replanning), ``tracks`` (Tier 1's proposal)
+- ``track``: ``track_id``, ``status``, ``error`` (a track's status changed)
+- ``attempt``: ``ticket_id``, ``attempt``, ``model``, ``status``, ``usage``, ``reason``
+  (an attempt of a ticket started or ended)
+- ``mode``: ``mode`` (step/auto: whether spawns wait for the user)
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+
+#: Every event type, as ``describe`` lists them.
+EVENT_TYPES = (
+    "status", "stream", "text", "usage", "tracks", "plan", "ticket", "approval", "tool",
+    "tool_policy", "merge", "proposal", "track", "attempt", "mode",
+)
 
 
 class EventBus(QObject):

@@ -1,0 +1,157 @@
+"""The hook's methods for steering the pipeline (issue 11): the track proposal, the run
+mode, per-ticket control and a track's cancel. Each validates its params with a strict
+pydantic model (a bad one: -32602 naming the field) and calls the controller's command of
+the same name; a command refused in the run's current state answers -32000 with the
+reason, and a malformed edit (:class:`InvalidEdit`) -32602 naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.model.status import RunMode
+from ..core.run.controller import Controller
+
+Handler = Callable[[dict[str, Any]], Any]
+Parse = Callable[[type[BaseModel], dict[str, Any]], Any]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _PlanEpic(_Params):
+    epic: str = Field(min_length=1)
+    workspace: str | None = None
+
+
+class _AcceptTracks(_Params):
+    #: The tracks to run, in order (edited); validated by the controller like Tier 1's plan.
+    tracks: list[dict[str, Any]] | None = None
+    drop: list[str] = []
+
+
+class _Replan(_Params):
+    remark: str = Field(min_length=1)
+
+
+class _Mode(_Params):
+    mode: RunMode = Field(strict=False)
+
+
+class _TicketParams(_Params):
+    ticket_id: str
+
+
+class _TicketStep(_TicketParams):
+    step: bool
+
+
+class _Retry(_TicketParams):
+    model: str | None = Field(default=None, min_length=1)
+    prompt: str | None = Field(default=None, min_length=1)
+
+
+class _Reason(_TicketParams):
+    reason: str = Field(min_length=1)
+
+
+class _Ticket(_TicketParams):
+    pass
+
+
+class _TicketModel(_TicketParams):
+    model: str = Field(min_length=1)
+
+
+class _EditTicket(_TicketParams):
+    title: str | None = Field(default=None, min_length=1)
+    description: str | None = None
+    depends_on: list[str] | None = None
+    target_files: list[str] | None = None
+
+
+class _Track(_Params):
+    track_id: str
+
+
+def steering_methods(controller: Controller, parse: Parse) -> dict[str, Handler]:
+    """The methods by name, for :class:`~.hook_api.AppHookApi`'s table."""
+    session = controller.session
+
+    def status() -> dict[str, Any]:
+        return {"status": str(session.status)}
+
+    def plan_epic(params: dict[str, Any]) -> dict[str, Any]:
+        p: _PlanEpic = parse(_PlanEpic, params)
+        controller.plan_epic(p.epic, p.workspace or "")
+        return {"planning": True, **status()}
+
+    def proposed(params: dict[str, Any]) -> dict[str, Any]:
+        parse(_Params, params)
+        return {"proposed_tracks": controller.proposed_tracks(), **status()}
+
+    def accept_tracks(params: dict[str, Any]) -> dict[str, Any]:
+        p: _AcceptTracks = parse(_AcceptTracks, params)
+        controller.accept_tracks(p.tracks, p.drop)
+        return {"accepted": True, **status()}
+
+    def replan(params: dict[str, Any]) -> dict[str, Any]:
+        p: _Replan = parse(_Replan, params)
+        controller.replan(p.remark)
+        return {"replanning": True, **status()}
+
+    def set_mode(params: dict[str, Any]) -> dict[str, Any]:
+        p: _Mode = parse(_Mode, params)
+        return {"mode": str(controller.set_mode(p.mode))}
+
+    def set_ticket_step(params: dict[str, Any]) -> dict[str, Any]:
+        p: _TicketStep = parse(_TicketStep, params)
+        controller.set_ticket_step(p.ticket_id, p.step)
+        return {"ticket_id": p.ticket_id, "step": p.step}
+
+    def on_ticket(model: type[_TicketParams], command: Callable[[Any], None]) -> Handler:
+        """A per-ticket method: parse, run the command, answer with the ticket's state."""
+        def handler(params: dict[str, Any]) -> dict[str, Any]:
+            p = parse(model, params)
+            command(p)
+            return ticket_state(p.ticket_id)
+        return handler
+
+    def edit_ticket(params: dict[str, Any]) -> dict[str, Any]:
+        p: _EditTicket = parse(_EditTicket, params)
+        controller.edit_ticket(p.ticket_id, title=p.title, description=p.description,
+                               depends_on=p.depends_on, target_files=p.target_files)
+        ticket = session.tickets.get(p.ticket_id)
+        return {**ticket_state(p.ticket_id), "ticket": None if ticket is None else ticket.to_dict()}
+
+    def cancel_track(params: dict[str, Any]) -> dict[str, Any]:
+        p: _Track = parse(_Track, params)
+        controller.cancel_track(p.track_id)
+        return {"cancelled": p.track_id}
+
+    def ticket_state(ticket_id: str) -> dict[str, Any]:
+        ticket = session.tickets.get(ticket_id)
+        state = None if ticket is None else str(ticket.status)
+        return {"ticket_id": ticket_id, "ticket_status": state, **status()}
+
+    return {
+        "plan_epic": plan_epic,
+        "get_proposal": proposed,
+        "accept_tracks": accept_tracks,
+        "replan": replan,
+        "set_mode": set_mode,
+        "set_ticket_step": set_ticket_step,
+        "retry": on_ticket(_Retry, lambda p: controller.retry(
+            p.ticket_id, model=p.model, prompt=p.prompt)),
+        "skip": on_ticket(_Reason, lambda p: controller.skip(p.ticket_id, p.reason)),
+        "block": on_ticket(_Reason, lambda p: controller.block(p.ticket_id, p.reason)),
+        "unblock": on_ticket(_Ticket, lambda p: controller.unblock(p.ticket_id)),
+        "set_ticket_model": on_ticket(_TicketModel, lambda p: controller.set_ticket_model(
+            p.ticket_id, p.model)),
+        "edit_ticket": edit_ticket,
+        "cancel_track": cancel_track,
+    }
