@@ -353,7 +353,8 @@ class RecordingBroker(ApprovalBroker):
         self.log = log
         self.verdict = verdict
 
-    async def request_tool(self, ticket_id: str, index: int, request: ToolRequest) -> Decision:
+    async def request_tool(self, ticket_id: str, index: int, request: ToolRequest, *,
+                           track_id: str | None = None) -> Decision:
         self.log.append(("asked", request.change.tool))
         return Decision(self.verdict, reason="recorded")
 

@@ -6,10 +6,17 @@ executor, so closing the app never waits on a blocked call. State changes go thr
 session, in the GUI thread. Workers never touch the session, the model or a widget: they
 only write text to their stream through the hub.
 
-Each attempt of a ticket is a conversation with tools (:mod:`.tool_loop`). Two tickets
-whose ``target_files`` overlap never run at the same time. When a ticket ends, its changes
-are kept by the track's :class:`~.workbench.TrackBench`: a commit on the track's branch
-(git) or a patch file (no git).
+Each attempt of a ticket (the first, each automatic retry after QA's diagnosis, each retry
+the user asks for) is kept on the ticket (:class:`~..model.domain.Attempt`) and starts with
+its own spawn approval, which shows the request the worker will get and may edit its
+prompt and model (the ticket is ``waiting`` meanwhile). An attempt is a conversation with
+tools (:mod:`.tool_loop`). Two tickets whose ``target_files`` overlap never run at the same
+time. When a ticket ends, its changes are kept by the track's
+:class:`~.workbench.TrackBench`: a commit on the track's branch (git) or a patch file (no
+git).
+
+The user's per-ticket commands (retry, skip, block, ...) change tickets between the
+conductor's turns, then :meth:`Conductor.wake` it: it looks again at what is ready.
 """
 
 from __future__ import annotations
@@ -17,21 +24,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import ParamSpec, TypeVar
 
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import Cancelled, CancelToken, PauseGate
-from ..model.domain import Ticket, Tier, Track, stream_id
+from ..model.domain import Attempt, Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.prompts import render
 from ..model.status import StreamStatus, TicketStatus
 from ..model.usage import Usage
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from ..tools import FileClaims, Tool, ToolSettings
-from .approvals import ApprovalBroker
+from .approvals import ApprovalBroker, SpawnRequest
 from .pool import WorkerPool
 from .tool_loop import ToolLoop, ToolLoopError
 from .workbench import TrackBench
@@ -39,7 +46,12 @@ from .worker import CallFailed, CallOutcome, run_call
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Conductor", "RunContext"]
+__all__ = ["FIRST", "QA_RETRY", "USER_RETRY", "Conductor", "RunContext", "settle_blocked"]
+
+#: Why an attempt was made (``Attempt.reason``, the stream's marker line).
+FIRST = "first"
+QA_RETRY = "qa retry"
+USER_RETRY = "user retry"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,6 +72,8 @@ class RunContext:
     claims: FileClaims = field(default_factory=FileClaims)
     #: Tools offered to Tier 3 besides the builtin ones (e.g. MCP tools, ``SERVER__tool``).
     extra_tools: tuple[Tool, ...] = ()
+    #: Each track's conductor, by track id, once it has started (running or ended).
+    conductors: dict[str, Conductor] = field(default_factory=dict)
 
     def bench(self, track_id: str) -> TrackBench:
         """A new working directory for the track (prepared on its first tool call)."""
@@ -124,6 +138,13 @@ def _described(failed: CallFailed) -> tuple[str, str]:
     return str(failed), failed.traceback_tail()
 
 
+def settle_blocked(session: MmaSession, tickets: Sequence[Ticket]) -> None:
+    """Block (and say so) every todo ticket waiting on a failed, blocked or cancelled
+    dependency, transitively."""
+    for ticket in dag.cascade_blocked(tickets):
+        session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
+
+
 @dataclass(frozen=True, slots=True)
 class _Ending:
     """How a ticket ends: its final status and why."""
@@ -133,6 +154,15 @@ class _Ending:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Spawned:
+    """An attempt whose spawn was approved: the request its worker gets (with the user's
+    edits)."""
+
+    attempt: Attempt
+    request: CompletionRequest
+
+
 class Conductor:
     def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None) -> None:
         self.ctx = ctx
@@ -140,6 +170,9 @@ class Conductor:
         self.bench = bench or ctx.bench(track.id)
         self._tokens: dict[str, CancelToken] = {}
         self._wake: asyncio.Future[None] | None = None
+        #: Whether :meth:`run` is scheduling: a change woken then is seen; once it has
+        #: returned, a ticket made ready again needs a continuation of the run.
+        self.active = False
 
     # -- control (GUI thread) --------------------------------------------------------
     def wake(self) -> None:
@@ -161,6 +194,8 @@ class Conductor:
     async def run(self) -> None:
         tickets = self.track.tickets
         running: dict[asyncio.Task[None], str] = {}
+        self.ctx.conductors[self.track.id] = self
+        self.active = True
         try:
             while True:
                 self._settle(tickets)
@@ -176,6 +211,7 @@ class Conductor:
                     del running[task]
                     task.result()  # a conductor bug propagates to the runner
         finally:
+            self.active = False
             for task in running:
                 task.cancel()
             self._settle(tickets)
@@ -194,56 +230,67 @@ class Conductor:
 
     def _settle(self, tickets: list[Ticket]) -> None:
         session = self.ctx.session
-        for ticket in dag.cascade_blocked(tickets):
-            session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
+        settle_blocked(session, tickets)
         if self.ctx.token.cancelled:
             for ticket in tickets:
                 if ticket.status is TicketStatus.TODO:
                     session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.ctx.token.reason)
 
     async def _run_ticket(self, ticket: Ticket) -> None:
-        ctx, session = self.ctx, self.ctx.session
+        if ticket.status is not TicketStatus.TODO:
+            return  # a command settled it (block, skip) before its task began
+        session = self.ctx.session
         sid = stream_id(Tier.WORKER, ticket.id)
-        approved = await ctx.approvals.request("spawn", ticket.id, f"{ticket.id}: {ticket.title}")
-        if not approved or ctx.token.cancelled or ticket.status is not TicketStatus.TODO:
-            if ticket.status is TicketStatus.TODO:
-                reason = ctx.token.reason if ctx.token.cancelled else "spawn rejected"
-                session.write(sid, f"[{reason}]\n")
-                session.set_ticket(ticket, TicketStatus.CANCELLED, reason=reason)
-            return
-        # One token for the ticket's whole life (attempts and QA), so a cancel is never lost
-        # between attempts.
-        token = CancelToken(ctx.token)
+        # One token for the ticket's whole run (its spawns, attempts and QA), so a cancel
+        # is never lost between attempts.
+        token = CancelToken(self.ctx.token)
         self._tokens[ticket.id] = token
         try:
             ending = await self._attempts(ticket, sid, token)
-            if ticket.tool_calls:
-                ending = await self._keep_changes(ticket, sid, ending)
-            session.set_ticket(ticket, ending.status, reason=ending.reason, error=ending.error)
+            if ticket.tool_calls:  # release its files even when a command settled it
+                kept = await self._keep_changes(ticket, sid, ending or _Ending(ticket.status))
+                ending = ending and kept
+            if ending is not None:
+                self._end_current(ticket, ending.status, ending.error)
+                session.set_ticket(ticket, ending.status, reason=ending.reason,
+                                   error=ending.error)
         finally:
             self._tokens.pop(ticket.id, None)
+            self._end_current(ticket, TicketStatus.CANCELLED, "stopped with the run")
 
-    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> _Ending:
+    def _end_current(self, ticket: Ticket, status: TicketStatus, error: str = "") -> None:
+        """End the ticket's current attempt, if it is still going."""
+        current = ticket.attempts[-1] if ticket.attempts else None
+        if current is not None and not current.status.is_final:
+            self.ctx.session.end_attempt(ticket, current, status, error)
+
+    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> _Ending | None:
+        """Attempts until one completes, or the automatic retries are spent; each failed
+        one is diagnosed by QA first. The last attempt is left for the caller to end.
+        None: a command settled the ticket (block, skip) while a spawn waited."""
         ctx, session = self.ctx, self.ctx.session
+        reason = USER_RETRY if ticket.attempts else FIRST
+        retries = 0
         while True:
-            model = ticket.model_override or ctx.factory.model_for(Tier.WORKER, ticket.retry_count)
-            if ticket.retry_count:
-                session.write(sid, f"\n\n--- retry {ticket.retry_count} on {model} ---\n")
-            session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=model)
+            spawned = await self._spawn(ticket, sid, token, reason)
+            if not isinstance(spawned, _Spawned):
+                return spawned
             loop = ToolLoop(ctx, self.bench, ticket, token)
             try:
-                outcome = await loop.converse(self._request(ticket, model, sid))
+                outcome = await loop.converse(spawned.request)
             except CallFailed as failed:
                 error, tail = _described(failed)
                 log.error("ticket %s failed: %s", ticket.id, error, exc_info=failed.cause)
                 session.write(sid, f"\n\n[error] {error}\n{tail}")
                 if (
-                    ticket.retry_count < ctx.options.max_retries
+                    retries < ctx.options.max_retries
                     and not token.cancelled
                     and _worth_retrying(failed)
                 ):
+                    self._end_current(ticket, TicketStatus.FAILED, error)
                     ticket.qa_hint = await self._diagnose(ticket, failed, token)
-                    ticket.retry_count += 1
+                    retries += 1
+                    reason = QA_RETRY
                     if not token.cancelled:
                         continue
                 if token.cancelled:
@@ -254,6 +301,52 @@ class Conductor:
                 session.write(sid, f"\n[cancelled: {token.reason}]\n")
                 return _Ending(TicketStatus.CANCELLED, token.reason)
             return _Ending(TicketStatus.COMPLETED)
+
+    async def _spawn(self, ticket: Ticket, sid: str, token: CancelToken,
+                     reason: str) -> _Spawned | _Ending | None:
+        """The next attempt: its request built, its spawn asked for (the ticket
+        ``waiting`` meanwhile), the user's edits applied, and started. An ending when the
+        spawn was rejected or the run cancelled; None when a command settled the ticket
+        while it waited."""
+        ctx, session = self.ctx, self.ctx.session
+        number = len(ticket.attempts) + 1
+        model = (ticket.next_model or ticket.model_override
+                 or ctx.factory.model_for(Tier.WORKER, number - 1))
+        request = replace(self._request(ticket, model, sid), attempt=number - 1)
+        edited = ticket.prompt_override is not None
+        if ticket.prompt_override is not None:
+            request = replace(request, prompt=ticket.prompt_override)
+        spawn = SpawnRequest(self.track.id, number, request.model, request.system,
+                             request.prompt, request.context)
+        detail = f"{ticket.id}: {ticket.title}"
+        if number > 1:
+            detail += f" (attempt {number}, {reason})"
+        asks = ctx.approvals.asks_spawn(ticket.step)
+        expected = TicketStatus.WAITING if asks else ticket.status
+        if asks:
+            session.set_ticket(ticket, TicketStatus.WAITING)
+        decision = await ctx.approvals.request_spawn(ticket.id, spawn, detail, step=ticket.step)
+        if ticket.status is not expected:
+            return None
+        if not decision.approved or token.cancelled:
+            why = token.reason if token.cancelled else " ".join(
+                ["spawn rejected:", decision.reason] if decision.reason else ["spawn rejected"])
+            session.write(sid, f"[{why}]\n" if number == 1 else f"\n\n[attempt {number}: {why}]\n")
+            return _Ending(TicketStatus.CANCELLED, why)
+        if decision.prompt is not None:
+            request = replace(request, prompt=decision.prompt)
+        if decision.model is not None:
+            request = replace(request, model=decision.model)
+        edited = edited or decision.prompt is not None or decision.model is not None
+        ticket.next_model = ticket.prompt_override = None
+        ticket.retry_count = number - 1
+        if number > 1:
+            session.write(sid, f"\n\n--- attempt {number} on {request.model} ({reason}) ---\n")
+        session.start_attempt(ticket, Attempt(
+            number, request.model, prompt=request.prompt, edited=edited, reason=reason,
+            qa_hint=ticket.qa_hint))
+        session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=request.model)
+        return _Spawned(ticket.attempts[-1], request)
 
     async def _keep_changes(self, ticket: Ticket, sid: str, ending: _Ending) -> _Ending:
         """Release the ticket's files; commit a completed ticket's changes on the track's
@@ -271,8 +364,9 @@ class Conductor:
             # Nothing is lost: an unfinished ticket's changes stay where it made them.
             log.warning("recording the changes of %s failed: %s", ticket.id, exc)
             return ending
-        ticket.commit = trail.commit
-        ticket.patch = None if trail.patch is None else str(trail.patch)
+        if trail.commit is not None or trail.patch is not None:  # else keep an earlier one
+            ticket.commit = trail.commit
+            ticket.patch = None if trail.patch is None else str(trail.patch)
         files = len(trail.changes)
         if trail.commit is not None:
             where = f"committed {trail.commit[:10]} on {self.bench.branch}"
