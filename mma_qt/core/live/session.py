@@ -254,22 +254,7 @@ class MmaSession(QObject):
         self._publish_ticket(ticket)
 
     def _publish_ticket(self, ticket: Ticket) -> None:
-        self.bus.publish(
-            "ticket",
-            ticket_id=ticket.id,
-            status=str(ticket.status),
-            blocked_reason=ticket.blocked_reason,
-            blocked_by=ticket.blocked_by,
-            error=ticket.error,
-            retry_count=ticket.retry_count,
-            model=ticket.model,
-            model_override=ticket.model_override,
-            commit=ticket.commit,
-            title=ticket.title,
-            depends_on=list(ticket.depends_on),
-            target_files=list(ticket.target_files),
-            attempts=len(ticket.attempts),
-        )
+        self.bus.publish("ticket", ticket_id=ticket.id, **ticket.to_dict())
 
     def start_attempt(self, ticket: Ticket, attempt: Attempt) -> None:
         """A Tier 3 attempt of ``ticket`` starts: it is kept, and its usage is added from

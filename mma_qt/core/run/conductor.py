@@ -24,34 +24,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import Cancelled, CancelToken, PauseGate
-from ..model.domain import Attempt, Ticket, Tier, Track, stream_id
+from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.prompts import render
 from ..model.status import StreamStatus, TicketStatus
 from ..model.usage import Usage
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from ..tools import FileClaims, Tool, ToolSettings
-from .approvals import ApprovalBroker, SpawnRequest
+from .approvals import ApprovalBroker
 from .pool import WorkerPool
+from .spawns import FIRST, QA_RETRY, USER_RETRY, Ending, Spawned, Spawning, settle_blocked
 from .tool_loop import ToolLoop, ToolLoopError
 from .workbench import TrackBench
 from .worker import CallFailed, CallOutcome, run_call
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FIRST", "QA_RETRY", "USER_RETRY", "Conductor", "RunContext", "settle_blocked"]
+__all__ = ["Conductor", "RunContext"]
 
-#: Why an attempt was made (``Attempt.reason``, the stream's marker line).
-FIRST = "first"
-QA_RETRY = "qa retry"
-USER_RETRY = "user retry"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -138,32 +135,7 @@ def _described(failed: CallFailed) -> tuple[str, str]:
     return str(failed), failed.traceback_tail()
 
 
-def settle_blocked(session: MmaSession, tickets: Sequence[Ticket]) -> None:
-    """Block (and say so) every todo ticket waiting on a failed, blocked or cancelled
-    dependency, transitively."""
-    for ticket in dag.cascade_blocked(tickets):
-        session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
-
-
-@dataclass(frozen=True, slots=True)
-class _Ending:
-    """How a ticket ends: its final status and why."""
-
-    status: TicketStatus
-    reason: str = ""
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Spawned:
-    """An attempt whose spawn was approved: the request its worker gets (with the user's
-    edits)."""
-
-    attempt: Attempt
-    request: CompletionRequest
-
-
-class Conductor:
+class Conductor(Spawning):
     def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None) -> None:
         self.ctx = ctx
         self.track = track
@@ -248,7 +220,7 @@ class Conductor:
         try:
             ending = await self._attempts(ticket, sid, token)
             if ticket.tool_calls:  # release its files even when a command settled it
-                kept = await self._keep_changes(ticket, sid, ending or _Ending(ticket.status))
+                kept = await self._keep_changes(ticket, sid, ending or Ending(ticket.status))
                 ending = ending and kept
             if ending is not None:
                 self._end_current(ticket, ending.status, ending.error)
@@ -258,13 +230,7 @@ class Conductor:
             self._tokens.pop(ticket.id, None)
             self._end_current(ticket, TicketStatus.CANCELLED, "stopped with the run")
 
-    def _end_current(self, ticket: Ticket, status: TicketStatus, error: str = "") -> None:
-        """End the ticket's current attempt, if it is still going."""
-        current = ticket.attempts[-1] if ticket.attempts else None
-        if current is not None and not current.status.is_final:
-            self.ctx.session.end_attempt(ticket, current, status, error)
-
-    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> _Ending | None:
+    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> Ending | None:
         """Attempts until one completes, or the automatic retries are spent; each failed
         one is diagnosed by QA first. The last attempt is left for the caller to end.
         None: a command settled the ticket (block, skip) while a spawn waited."""
@@ -273,7 +239,7 @@ class Conductor:
         retries = 0
         while True:
             spawned = await self._spawn(ticket, sid, token, reason)
-            if not isinstance(spawned, _Spawned):
+            if not isinstance(spawned, Spawned):
                 return spawned
             loop = ToolLoop(ctx, self.bench, ticket, token)
             try:
@@ -295,60 +261,14 @@ class Conductor:
                         continue
                 if token.cancelled:
                     session.write(sid, f"\n[cancelled: {token.reason}]\n")
-                    return _Ending(TicketStatus.CANCELLED, token.reason, error)
-                return _Ending(TicketStatus.FAILED, error=error)
+                    return Ending(TicketStatus.CANCELLED, token.reason, error)
+                return Ending(TicketStatus.FAILED, error=error)
             if outcome.cancelled:
                 session.write(sid, f"\n[cancelled: {token.reason}]\n")
-                return _Ending(TicketStatus.CANCELLED, token.reason)
-            return _Ending(TicketStatus.COMPLETED)
+                return Ending(TicketStatus.CANCELLED, token.reason)
+            return Ending(TicketStatus.COMPLETED)
 
-    async def _spawn(self, ticket: Ticket, sid: str, token: CancelToken,
-                     reason: str) -> _Spawned | _Ending | None:
-        """The next attempt: its request built, its spawn asked for (the ticket
-        ``waiting`` meanwhile), the user's edits applied, and started. An ending when the
-        spawn was rejected or the run cancelled; None when a command settled the ticket
-        while it waited."""
-        ctx, session = self.ctx, self.ctx.session
-        number = len(ticket.attempts) + 1
-        model = (ticket.next_model or ticket.model_override
-                 or ctx.factory.model_for(Tier.WORKER, number - 1))
-        request = replace(self._request(ticket, model, sid), attempt=number - 1)
-        edited = ticket.prompt_override is not None
-        if ticket.prompt_override is not None:
-            request = replace(request, prompt=ticket.prompt_override)
-        spawn = SpawnRequest(self.track.id, number, request.model, request.system,
-                             request.prompt, request.context)
-        detail = f"{ticket.id}: {ticket.title}"
-        if number > 1:
-            detail += f" (attempt {number}, {reason})"
-        asks = ctx.approvals.asks_spawn(ticket.step)
-        expected = TicketStatus.WAITING if asks else ticket.status
-        if asks:
-            session.set_ticket(ticket, TicketStatus.WAITING)
-        decision = await ctx.approvals.request_spawn(ticket.id, spawn, detail, step=ticket.step)
-        if ticket.status is not expected:
-            return None
-        if not decision.approved or token.cancelled:
-            why = token.reason if token.cancelled else " ".join(
-                ["spawn rejected:", decision.reason] if decision.reason else ["spawn rejected"])
-            session.write(sid, f"[{why}]\n" if number == 1 else f"\n\n[attempt {number}: {why}]\n")
-            return _Ending(TicketStatus.CANCELLED, why)
-        if decision.prompt is not None:
-            request = replace(request, prompt=decision.prompt)
-        if decision.model is not None:
-            request = replace(request, model=decision.model)
-        edited = edited or decision.prompt is not None or decision.model is not None
-        ticket.next_model = ticket.prompt_override = None
-        ticket.retry_count = number - 1
-        if number > 1:
-            session.write(sid, f"\n\n--- attempt {number} on {request.model} ({reason}) ---\n")
-        session.start_attempt(ticket, Attempt(
-            number, request.model, prompt=request.prompt, edited=edited, reason=reason,
-            qa_hint=ticket.qa_hint))
-        session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=request.model)
-        return _Spawned(ticket.attempts[-1], request)
-
-    async def _keep_changes(self, ticket: Ticket, sid: str, ending: _Ending) -> _Ending:
+    async def _keep_changes(self, ticket: Ticket, sid: str, ending: Ending) -> Ending:
         """Release the ticket's files; commit a completed ticket's changes on the track's
         branch (git), or write its patch (no git). A commit that fails fails the ticket."""
         completed = ending.status is TicketStatus.COMPLETED
@@ -360,7 +280,7 @@ class Conductor:
             self.ctx.session.write(sid, f"\n[error] keeping its changes failed: {exc}\n")
             if completed:
                 log.error("committing the changes of %s failed: %s", ticket.id, exc)
-                return _Ending(TicketStatus.FAILED, error=f"committing its changes failed: {exc}")
+                return Ending(TicketStatus.FAILED, error=f"committing its changes failed: {exc}")
             # Nothing is lost: an unfinished ticket's changes stay where it made them.
             log.warning("recording the changes of %s failed: %s", ticket.id, exc)
             return ending

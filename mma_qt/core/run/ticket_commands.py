@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from ..model import dag
 from ..model.domain import Ticket, Track
 from ..model.status import TicketStatus
-from .conductor import settle_blocked
 from .errors import ControllerError, InvalidEdit
+from .spawns import settle_blocked
 
 if TYPE_CHECKING:
     from ..live.session import MmaSession
