@@ -29,49 +29,41 @@ from mma_qt.core.run.controller import Controller, ControllerError, InvalidEdit
 
 from .scripted import EPIC, PlannedTicket, ScriptedFactory, plain_workspace, rounds
 from .test_conductor import RUN_TIMEOUT_MS, scenario
+from .test_domain import tickets
 
 STEP = RunOptions(tool_policy=ToolPolicy.AUTO)
 
 
 # -- the graph on its own ------------------------------------------------------------------
 
-def graph(*specs: str) -> list[Ticket]:
-    """``"T-2:T-1"``: T-2 depends on T-1."""
-    out = []
-    for spec in specs:
-        tid, _, deps = spec.partition(":")
-        out.append(Ticket(tid, f"title {tid}", depends_on=tuple(d for d in deps.split(",") if d)))
-    return out
-
-
 def test_a_skipped_dependency_counts_as_done() -> None:
-    first, second, third = graph("T-1", "T-2:T-1", "T-3:T-2")
+    first, second, third = tickets("T-1", "T-2:T-1", "T-3:T-2")
     first.status = TicketStatus.SKIPPED
     assert dag.ready([first, second, third]) == [second]
     assert dag.cascade_blocked([first, second, third]) == []
 
 
 def test_tickets_blocked_by_one_are_found_transitively_and_name_the_users_reason() -> None:
-    tickets = graph("T-1", "T-2:T-1", "T-3:T-2", "T-4", "T-5:T-4")
-    tickets[0].status, tickets[0].blocked_reason = TicketStatus.BLOCKED, "waiting for review"
-    tickets[3].status = TicketStatus.FAILED
-    blocked = dag.cascade_blocked(tickets)
+    graph = tickets("T-1", "T-2:T-1", "T-3:T-2", "T-4", "T-5:T-4")
+    graph[0].status, graph[0].blocked_reason = TicketStatus.BLOCKED, "waiting for review"
+    graph[3].status = TicketStatus.FAILED
+    blocked = dag.cascade_blocked(graph)
     assert [(t.id, t.blocked_by, t.blocked_reason) for t in blocked] == [
         ("T-2", "T-1", "dependency T-1 blocked: waiting for review"),
         ("T-3", "T-2", "dependency T-2 blocked"),
         ("T-5", "T-4", "dependency T-4 failed")]
-    assert [t.id for t in dag.blocked_by(tickets, "T-1")] == ["T-2", "T-3"]
-    assert [t.id for t in dag.blocked_by(tickets, "T-4")] == ["T-5"]
+    assert [t.id for t in dag.blocked_by(graph, "T-1")] == ["T-2", "T-3"]
+    assert [t.id for t in dag.blocked_by(graph, "T-4")] == ["T-5"]
 
 
 def test_an_edit_is_validated_on_a_copy() -> None:
-    tickets = graph("T-1", "T-2:T-1", "T-3:T-2")
+    graph = tickets("T-1", "T-2:T-1", "T-3:T-2")
     with pytest.raises(dag.DagError) as info:
-        dag.validate_edit(tickets, "T-1", ["T-3"])
+        dag.validate_edit(graph, "T-1", ["T-3"])
     assert info.value.cycle[0] == info.value.cycle[-1] and {"T-1", "T-3"} <= set(info.value.cycle)
-    assert tickets[0].depends_on == ()
-    assert dag.validate_edit(tickets, "T-3", ["T-1"])[-1] == "T-3"
-    assert tickets[2].depends_on == ("T-2",)
+    assert graph[0].depends_on == ()
+    assert dag.validate_edit(graph, "T-3", ["T-1"])[-1] == "T-3"
+    assert graph[2].depends_on == ("T-2",)
 
 
 # -- driving a run ---------------------------------------------------------------------------
