@@ -345,3 +345,50 @@ def test_a_qa_retry_is_an_attempt_with_its_hint_and_the_usages_add_up(qtbot: Any
     assert sum_usage(a.usage for a in flaky.attempts) == flaky.usage
     others = [t for t in runner.session.tickets.values() if t is not flaky]
     assert all(len(t.attempts) == 1 and t.attempts[0].usage == t.usage for t in others)
+
+
+def test_each_attempt_asks_for_its_own_spawn_and_a_rejected_one_cancels_the_ticket(
+        qtbot: Any, controller_for: Any, tmp_path: Path) -> None:
+    controller, _factory = demo_run(controller_for, tmp_path, scenario("flaky-worker"))
+    wait_keys(qtbot, controller, "T-001:spawn")
+    controller.resolve_approval("T-001:spawn", True)
+    wait_keys(qtbot, controller, "T-002:spawn", "T-003:spawn")
+    controller.resolve_approval("T-003:spawn", True)  # T-002's keeps the run alive
+    wait_keys(qtbot, controller, "T-002:spawn", "T-003:spawn:2")
+    flaky = ticket(controller, "T-003")
+    item = next(a for a in controller.pending_approvals() if a["key"] == "T-003:spawn:2")
+    assert (flaky.status, item["attempt"], item["model"]) == (
+        TicketStatus.WAITING, 2, "demo-worker-pro")
+    assert item["detail"].endswith("(attempt 2, qa retry)")
+    assert "QA hint: Hint for the retry" in item["prompt"]  # QA's hint is in what it gets
+    controller.resolve_approval("T-003:spawn:2", False, reason="enough for today")
+    qtbot.waitUntil(lambda: flaky.status is TicketStatus.CANCELLED, timeout=RUN_TIMEOUT_MS)
+    assert flaky.blocked_reason == "spawn rejected: enough for today"
+    assert [a.status for a in flaky.attempts] == [TicketStatus.FAILED]
+    text = controller.session.hub.text(stream_id(Tier.WORKER, "T-003"))
+    assert text.endswith("[attempt 2: spawn rejected: enough for today]\n")
+
+    # A rejected spawn is no attempt: the retry is attempt 2, asked for under the same key.
+    controller.retry("T-003")
+    qtbot.waitUntil(lambda: "T-003:spawn:2" in keys(controller), timeout=RUN_TIMEOUT_MS)
+    assert to_the_end(qtbot, controller) is RunStatus.DONE
+    assert [(a.number, a.reason, a.status) for a in flaky.attempts] == [
+        (1, "first", TicketStatus.FAILED), (2, "user retry", TicketStatus.COMPLETED)]
+
+
+def test_blocking_a_waiting_ticket_rejects_its_spawn_and_keeps_it_blocked(
+        qtbot: Any, controller_for: Any, tmp_path: Path) -> None:
+    controller, _factory = demo_run(controller_for, tmp_path)
+    decisions = events_of(controller, "approval")
+    wait_keys(qtbot, controller, "T-001:spawn")
+    controller.block("T-001", "not before the review")
+    qtbot.waitUntil(lambda: not controller.busy, timeout=RUN_TIMEOUT_MS)
+    first = ticket(controller, "T-001")
+    assert (first.status, first.blocked_reason, first.attempts) == (
+        TicketStatus.BLOCKED, "not before the review", [])
+    assert {t.status for t in controller.session.tickets.values()} == {TicketStatus.BLOCKED}
+    assert [(e["key"], e["state"], e.get("by"), e.get("reason")) for e in decisions] == [
+        ("T-001:spawn", "requested", None, None),
+        ("T-001:spawn", "rejected", "run", "not before the review")]
+    assert controller.session.status is RunStatus.FAILED
+    assert controller.session.error == "6 blocked of 6 tickets"
