@@ -202,3 +202,29 @@ def start(qloop: asyncio.AbstractEventLoop,
             QCoreApplication.processEvents()
         if shiboken6.isValid(runner.session):
             shiboken6.delete(runner.session)
+
+
+@pytest.fixture
+def controller_for(qloop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+    """``controller_for(factory, options, *, auto)``: a controller on a fresh session; each
+    is closed as the app closes it (its run stopped and awaited), then deleted here."""
+    from mma_qt.core.live.session import MmaSession
+    from mma_qt.core.model.pricing import PricingTable
+    from mma_qt.core.run.controller import Controller
+
+    controllers: list[Controller] = []
+
+    def make(factory: Any, options: Any, *, auto: bool) -> Controller:
+        session = MmaSession(PricingTable.load(), factory.label)
+        controller = Controller(session, factory, options, auto=auto)
+        controllers.append(controller)
+        return controller
+
+    yield make
+    for controller in controllers:
+        closing = qloop.create_task(controller.aclose())
+        while not closing.done():
+            QCoreApplication.processEvents()
+        if shiboken6.isValid(controller.session):
+            shiboken6.delete(controller.session)
+        shiboken6.delete(controller)

@@ -29,7 +29,7 @@ from mma_qt.core.providers.base import (
     ToolResultsTurn,
     UsageReport,
 )
-from mma_qt.core.providers.demo import DemoProviderFactory
+from mma_qt.core.providers.demo import DemoProviderFactory, Scenario
 
 from .tools.test_git import git
 
@@ -109,9 +109,13 @@ class PlannedTicket:
 
 
 class ScriptedFactory(DemoProviderFactory):
+    """Scripted Tier 3 for the tickets of ``scripts``; the demo (with ``scenario``) for
+    every other request; ``tickets``: Tier 2's plan (none: the demo's, unless scripts)."""
+
     def __init__(self, scripts: dict[str, Script],
-                 tickets: Sequence[PlannedTicket] = ()) -> None:
-        super().__init__(delay=0)
+                 tickets: Sequence[PlannedTicket] = (), *,
+                 scenario: Scenario | None = None) -> None:
+        super().__init__(delay=0, scenario=scenario)
         self.scripts = scripts
         self.tickets = list(tickets) or [PlannedTicket(t) for t in scripts]
         self.requests: list[CompletionRequest] = []

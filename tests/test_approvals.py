@@ -10,15 +10,20 @@ import pytest
 import shiboken6
 
 from mma_qt.core.live.events import EventBus
+from mma_qt.core.model.context import ContextPart
 from mma_qt.core.model.status import ToolPolicy
 from mma_qt.core.run.approvals import (
     ApprovalBroker,
     ApprovalError,
     Decision,
+    SpawnRequest,
     ToolRequest,
     policy_allows,
 )
 from mma_qt.core.tools import ProposedChange
+
+SPAWN = SpawnRequest("TR-1", 1, "demo-worker", "You are a worker.", "Ticket: x\n",
+                     (ContextPart("system", "You are a worker.", shared=True),))
 
 
 def edit(path: str, targets: tuple[str, ...] = ("src/a.py",)) -> ToolRequest:
@@ -96,7 +101,7 @@ def test_tool_approvals_carry_their_fields_and_are_listed_oldest_first(
 def test_an_edit_is_refused_where_there_is_nothing_to_edit_or_on_rejection(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
     broker = ApprovalBroker(bus, auto=False)
-    spawn = qloop.create_task(broker.request("spawn", "T-001", "T-001: x"))
+    spawn = qloop.create_task(broker.request_spawn("T-001", SPAWN, "T-001: x"))
     qtbot.waitUntil(lambda: bool(broker.pending()), timeout=5_000)
     tool = ask(qtbot, qloop, broker, "T-002", 1, command())
     with pytest.raises(ApprovalError, match="nothing to edit"):
@@ -108,7 +113,7 @@ def test_an_edit_is_refused_where_there_is_nothing_to_edit_or_on_rejection(
     assert len(broker.pending()) == 2  # nothing was decided by the refusals
     broker.reject_all(reason="run cancelled")
     decided(qtbot, spawn, tool)
-    assert spawn.result() is False
+    assert spawn.result() == Decision(False, reason="run cancelled", by="run")
     assert tool.result() == Decision(False, reason="run cancelled", by="run")
 
 
@@ -124,3 +129,54 @@ def test_switching_the_policy_approves_the_pending_calls_it_allows(
     broker.set_policy(ToolPolicy.AUTO)
     decided(qtbot, shell)
     assert shell.result().approved
+
+
+def test_a_spawn_carries_what_the_worker_will_be_told_and_its_attempt_names_the_key(
+        qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+    broker = ApprovalBroker(bus, auto=False)
+    first = qloop.create_task(broker.request_spawn("T-003", SPAWN, "T-003: x"))
+    third = qloop.create_task(broker.request_spawn(
+        "T-003", SpawnRequest("TR-1", 3, "m", "s", "p"), "T-003: x (attempt 3)"))
+    qtbot.waitUntil(lambda: len(broker.pending()) == 2, timeout=5_000)
+    assert [a.key for a in broker.pending()] == ["T-003:spawn", "T-003:spawn:3"]
+    item = broker.pending()[0].to_dict()
+    assert {k: item[k] for k in ("kind", "ticket_id", "track_id", "attempt", "model",
+                                 "system", "prompt", "context")} == {
+        "kind": "spawn", "ticket_id": "T-003", "track_id": "TR-1", "attempt": 1,
+        "model": "demo-worker", "system": "You are a worker.", "prompt": "Ticket: x\n",
+        "context": [{"name": "system", "chars": 17, "tokens": 5, "shared": True,
+                     "truncated": False}]}
+    broker.resolve("T-003:spawn", True, prompt="  Exactly this.\n", model=" other-model ")
+    broker.resolve("T-003:spawn:3", False, reason="not now")
+    decided(qtbot, first, third)
+    assert first.result() == Decision(True, prompt="  Exactly this.\n", model="other-model")
+    assert third.result() == Decision(False, reason="not now")
+
+
+def test_a_spawn_edit_is_refused_on_rejection_on_a_tool_call_and_when_empty(
+        qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+    broker = ApprovalBroker(bus, auto=False)
+    spawn = qloop.create_task(broker.request_spawn("T-001", SPAWN))
+    tool = ask(qtbot, qloop, broker, "T-002", 1, command())
+    with pytest.raises(ApprovalError, match="an edit is approved"):
+        broker.resolve("T-001:spawn", False, prompt="p")
+    with pytest.raises(ApprovalError, match="only a spawn's prompt and model"):
+        broker.resolve("T-002:tool:1", True, model="m")
+    with pytest.raises(ApprovalError, match="the prompt is empty"):
+        broker.resolve("T-001:spawn", True, prompt=" \n")
+    with pytest.raises(ApprovalError, match="the model is empty"):
+        broker.resolve("T-001:spawn", True, model="")
+    assert len(broker.pending()) == 2  # nothing was decided by the refusals
+    broker.reject_all(reason="done")
+    decided(qtbot, spawn, tool)
+
+
+def test_tool_approvals_carry_their_track(
+        qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+    broker = ApprovalBroker(bus, auto=False)
+    task = qloop.create_task(broker.request_tool("T-001", 1, command(), track_id="TR-2"))
+    qtbot.waitUntil(lambda: bool(broker.pending()), timeout=5_000)
+    item = broker.pending()[0].to_dict()
+    assert (item["track_id"], item["kind"], item["prompt"]) == ("TR-2", "tool", None)
+    broker.reject_all(reason="done")
+    decided(qtbot, task)

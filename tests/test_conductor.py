@@ -98,7 +98,7 @@ def test_flaky_worker_is_diagnosed_and_retried_up_the_ladder(qtbot, start):
     assert flaky.qa_hint.startswith("Hint for the retry")
     text = text_of(runner, Tier.WORKER, "T-003")
     assert "TimeoutError: test runner did not answer" in text
-    assert "--- retry 1 on demo-worker-pro ---" in text
+    assert "--- attempt 2 on demo-worker-pro (qa retry) ---" in text
     hint = flaky.qa_hint.removeprefix("Hint for the retry:").strip()
     assert f"Taking the QA hint into account: {hint}" in text
     assert "TimeoutError" in text_of(runner, Tier.QA, "T-003")
@@ -279,7 +279,7 @@ def test_spawn_approvals_gate_each_ticket(qtbot, start):
         return sorted(a.key for a in approvals.pending())
 
     qtbot.waitUntil(lambda: pending() == ["T-001:spawn"], timeout=RUN_TIMEOUT_MS)
-    assert ticket("T-001").status is TicketStatus.TODO
+    assert ticket("T-001").status is TicketStatus.WAITING
     assert not text_of(runner, Tier.WORKER, "T-001")  # nothing runs before approval
     assert {"state": "requested", "key": "T-001:spawn"}.items() <= [
         e for e in events if e["type"] == "approval"][-1].items()
@@ -294,7 +294,7 @@ def test_spawn_approvals_gate_each_ticket(qtbot, start):
     assert ticket("T-002").blocked_reason == "spawn rejected"
     assert text_of(runner, Tier.WORKER, "T-002") == "[spawn rejected]\n"
     assert pending() == ["T-003:spawn"]  # answering one never touches another
-    assert ticket("T-003").status is TicketStatus.TODO
+    assert ticket("T-003").status is TicketStatus.WAITING
 
     approvals.resolve("T-003:spawn", True)
     assert finish(qtbot, task) is RunStatus.FAILED
@@ -321,7 +321,7 @@ def test_cancelling_a_ticket_during_its_qa_diagnosis_stops_it(qtbot, start):
     runner.cancel("T-001")
     finish(qtbot, task)
     ticket = runner.session.tickets["T-001"]
-    assert "--- retry" not in text_of(runner, Tier.WORKER, "T-001"), "the retry ran anyway"
+    assert "--- attempt" not in text_of(runner, Tier.WORKER, "T-001"), "the retry ran anyway"
     assert ticket.status is TicketStatus.CANCELLED, ticket.status
 
 

@@ -8,21 +8,17 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import shiboken6
-from PySide6.QtCore import QCoreApplication
 
-from mma_qt.core.live.session import MmaSession
 from mma_qt.core.model.domain import Tier, stream_id
 from mma_qt.core.model.options import RunOptions
-from mma_qt.core.model.pricing import PricingTable
 from mma_qt.core.model.status import RunStatus, TicketStatus, ToolDecision, ToolPolicy
 from mma_qt.core.run.approvals import Approval, ApprovalBroker, Decision, ToolRequest
-from mma_qt.core.run.controller import Controller, ControllerError
+from mma_qt.core.run.controller import ControllerError
 from mma_qt.core.run.runner import EpicRunner
 from mma_qt.core.tools import Sandbox, Tool, ToolContext, ToolRegistry, ToolResult, ToolSpec
 from mma_qt.core.tools.claims import unified_diff
@@ -72,26 +68,6 @@ def hunks(diff: str) -> str:
 
 
 # -- acceptance 1: an approved edit, committed on the track's branch, merged on request ----
-
-@pytest.fixture
-def controller_for(qloop: asyncio.AbstractEventLoop) -> Iterator[Any]:
-    controllers: list[Controller] = []
-
-    def make(factory: ScriptedFactory, options: RunOptions, *, auto: bool) -> Controller:
-        session = MmaSession(PricingTable.load(), factory.label)
-        controller = Controller(session, factory, options, auto=auto)
-        controllers.append(controller)
-        return controller
-
-    yield make
-    for controller in controllers:
-        closing = qloop.create_task(controller.aclose())
-        while not closing.done():
-            QCoreApplication.processEvents()
-        if shiboken6.isValid(controller.session):
-            shiboken6.delete(controller.session)
-        shiboken6.delete(controller)
-
 
 def run_coroutine(qtbot: Any, qloop: asyncio.AbstractEventLoop, coroutine: Any) -> Any:
     task = qloop.create_task(coroutine)
@@ -353,7 +329,8 @@ class RecordingBroker(ApprovalBroker):
         self.log = log
         self.verdict = verdict
 
-    async def request_tool(self, ticket_id: str, index: int, request: ToolRequest) -> Decision:
+    async def request_tool(self, ticket_id: str, index: int, request: ToolRequest, *,
+                           track_id: str | None = None) -> Decision:
         self.log.append(("asked", request.change.tool))
         return Decision(self.verdict, reason="recorded")
 

@@ -5,14 +5,19 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 
 - ``status``: ``status``, ``active_tier``, ``error`` (run status changed)
 - ``stream``: ``stream_id``, ``status``, ``title`` (a stream row appeared or changed)
-- ``ticket``: ``ticket_id``, ``status``, ``blocked_reason``, ``error``, ``retry_count``,
-  ``model``, ``commit``
+- ``ticket``: ``ticket_id`` and the ticket's fields (``Ticket.to_dict``: ``status``,
+  ``blocked_reason``, ``blocked_by``, ``error``, ``retry_count``, ``model``,
+  ``model_override``, ``commit``, ``attempts``, ...): a status change, or the user's edit
+- ``attempt``: ``ticket_id`` and the attempt's fields (``Attempt.to_dict``: ``attempt``,
+  ``model``, ``status``, ``edited``, ``reason``, ``usage``, ``cost_usd``, ``error``, ...)
+  when an attempt of a Tier 3 worker starts and when it ends
 - ``plan``: ``track``, ``tickets`` (ids) — a Tier 2 plan was accepted
 - ``usage``: ``stream_id``, ``tier``, ``model``, ``usage``, ``cost_usd``
 - ``text``: ``streams``: ``[{stream_id, length, delta}]`` (one event per ~16 ms drain,
   covering every stream that received text)
 - ``approval``: ``state`` (requested/approved/rejected) and the approval's fields: ``key``,
-  ``kind`` (spawn/tool), ``ticket_id``, ``detail``, ``requested_at``, and for a tool call
+  ``kind`` (spawn/tool), ``ticket_id``, ``track_id``, ``detail``, ``requested_at``, for a
+  spawn ``attempt``, ``model``, ``system``, ``prompt``, ``context``, and for a tool call
   ``tool``, ``arguments``, ``path``, ``command``, ``diff``, ``note``, ``editable``,
   ``editable_field``; a decision adds ``by`` (user/policy/run), ``edited``, ``reason``
 - ``tool``: ``ticket_id``, ``index``, ``tier``, ``name``, ``description``, ``state``

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..model.domain import Ticket, Tier, ToolCallRecord, Track, stream_id
+from ..model.domain import Attempt, Ticket, Tier, ToolCallRecord, Track, stream_id
 from ..model.pricing import PricingTable
 from ..model.records import Rollup, StreamRecord
 from ..model.status import RunStatus, StreamStatus, TicketStatus
@@ -177,6 +177,11 @@ class MmaSession(QObject):
             ticket = self.tickets[record.ticket_id]
             ticket.usage = record.usage
             ticket.cost_usd = record.cost_usd if record.cost_known else None
+            if ticket.attempts:  # the current attempt's share; the ticket's is their sum
+                attempt = ticket.attempts[-1]
+                attempt.usage = attempt.usage + usage
+                attempt.cost_usd = (None if cost is None or attempt.cost_usd is None
+                                    else attempt.cost_usd + cost)
         self.streamChanged.emit(sid)
         self.usageChanged.emit()
         self.bus.publish(
@@ -234,18 +239,41 @@ class MmaSession(QObject):
             ticket.started_at = ticket.started_at or now
         elif status.is_final:
             record.finished_at = ticket.finished_at = now
+        elif status is TicketStatus.TODO:  # to run again (retry, unblock)
+            record.finished_at = ticket.finished_at = None
         self.streamChanged.emit(record.stream_id)
         self._publish_stream(record)
-        self.bus.publish(
-            "ticket",
-            ticket_id=ticket.id,
-            status=str(status),
-            blocked_reason=ticket.blocked_reason,
-            error=ticket.error,
-            retry_count=ticket.retry_count,
-            model=ticket.model,
-            commit=ticket.commit,
-        )
+        self._publish_ticket(ticket)
+
+    def ticket_edited(self, ticket: Ticket) -> None:
+        """The user changed a ticket's fields (title, dependencies, model, ...), not its
+        status: its row and a ``ticket`` event say so."""
+        record = self.records[stream_id(Tier.WORKER, ticket.id)]
+        record.title = f"{ticket.id}: {ticket.title}"
+        self.streamChanged.emit(record.stream_id)
+        self._publish_ticket(ticket)
+
+    def _publish_ticket(self, ticket: Ticket) -> None:
+        self.bus.publish("ticket", ticket_id=ticket.id, **ticket.to_dict())
+
+    def start_attempt(self, ticket: Ticket, attempt: Attempt) -> None:
+        """A Tier 3 attempt of ``ticket`` starts: it is kept, and its usage is added from
+        now on (:meth:`add_usage`); an ``attempt`` event says so."""
+        attempt.status = TicketStatus.IN_PROGRESS
+        attempt.started_at = attempt.started_at or time.time()
+        ticket.attempts.append(attempt)
+        self._publish_attempt(ticket, attempt)
+
+    def end_attempt(self, ticket: Ticket, attempt: Attempt, status: TicketStatus,
+                    error: str = "") -> None:
+        """The attempt ended (completed, failed, cancelled); an ``attempt`` event says so."""
+        attempt.status = status
+        attempt.error = error
+        attempt.finished_at = time.time()
+        self._publish_attempt(ticket, attempt)
+
+    def _publish_attempt(self, ticket: Ticket, attempt: Attempt) -> None:
+        self.bus.publish("attempt", ticket_id=ticket.id, **attempt.to_dict())
 
     def tool_call(self, ticket: Ticket, record: ToolCallRecord) -> None:
         """A tool call of ``ticket`` was made (a new record), waits for approval, or ran.

@@ -6,6 +6,7 @@ import graphlib
 import posixpath
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from .domain import Ticket
 from .status import TicketStatus
@@ -77,23 +78,27 @@ def validate(tickets: Sequence[Ticket]) -> list[str]:
 
 
 def ready(tickets: Sequence[Ticket]) -> list[Ticket]:
-    """Todo tickets whose dependencies are all completed, in the given order."""
+    """Todo tickets whose dependencies are all done (completed or skipped), in the given
+    order."""
     status = {t.id: t.status for t in tickets}
     return [
         t
         for t in tickets
         if t.status is TicketStatus.TODO
-        and all(status.get(d) is TicketStatus.COMPLETED for d in t.depends_on)
+        and all((s := status.get(d)) is not None and s.satisfies for d in t.depends_on)
     ]
 
 
-_STOPPED = (TicketStatus.FAILED, TicketStatus.BLOCKED, TicketStatus.CANCELLED)
+#: A dependency in one of these keeps its dependents from ever running (until the user
+#: retries, skips or unblocks it). A skipped one counts as done.
+STOPPED = (TicketStatus.FAILED, TicketStatus.BLOCKED, TicketStatus.CANCELLED)
 
 
 def cascade_blocked(tickets: Sequence[Ticket]) -> list[Ticket]:
     """Block every todo ticket with a failed, blocked or cancelled dependency, transitively.
 
-    Returns the tickets this call blocked (each with ``blocked_reason`` naming the cause).
+    Returns the tickets this call blocked, each with ``blocked_by`` (the dependency) and
+    ``blocked_reason`` naming it, and the user's reason when the user blocked it.
     """
     by_id = {t.id: t for t in tickets}
     newly: list[Ticket] = []
@@ -105,13 +110,42 @@ def cascade_blocked(tickets: Sequence[Ticket]) -> list[Ticket]:
                 continue
             for dep in ticket.depends_on:
                 dep_ticket = by_id.get(dep)
-                if dep_ticket is not None and dep_ticket.status in _STOPPED:
+                if dep_ticket is not None and dep_ticket.status in STOPPED:
                     ticket.status = TicketStatus.BLOCKED
+                    ticket.blocked_by = dep
                     ticket.blocked_reason = f"dependency {dep} {dep_ticket.status}"
+                    if dep_ticket.status is TicketStatus.BLOCKED and dep_ticket.blocked_by is None:
+                        ticket.blocked_reason += f": {dep_ticket.blocked_reason}"
                     newly.append(ticket)
                     changed = True
                     break
     return newly
+
+
+def blocked_by(tickets: Sequence[Ticket], ticket_id: str) -> list[Ticket]:
+    """The tickets blocked because of ``ticket_id``: those naming it as ``blocked_by``,
+    then those blocked by them, and so on (what a retry, skip or unblock of it releases)."""
+    found: list[Ticket] = []
+    causes = {ticket_id}
+    changed = True
+    while changed:
+        changed = False
+        for ticket in tickets:
+            if (ticket.status is TicketStatus.BLOCKED and ticket.blocked_by in causes
+                    and ticket.id not in causes):
+                found.append(ticket)
+                causes.add(ticket.id)
+                changed = True
+    return found
+
+
+def validate_edit(tickets: Sequence[Ticket], ticket_id: str,
+                  depends_on: Sequence[str]) -> list[str]:
+    """:func:`validate` the graph as it would be with ``ticket_id`` depending on
+    ``depends_on`` instead, on a copy: nothing is changed, whatever the outcome."""
+    edited = [replace(t, depends_on=tuple(depends_on)) if t.id == ticket_id else t
+              for t in tickets]
+    return validate(edited)
 
 
 # -- target files: which tickets may run side by side -----------------------------------------

@@ -165,9 +165,17 @@ class Ticket:
     depends_on: tuple[str, ...] = ()
     target_files: tuple[str, ...] = ()
     status: TicketStatus = TicketStatus.TODO
+    #: Why it is blocked, cancelled or skipped.
     blocked_reason: str = ""
+    #: The dependency whose failure (or block, or cancel) blocked it; None when the user
+    #: blocked it, or when it is not blocked.
+    blocked_by: str | None = None
+    #: Attempts before the current one (automatic and user retries).
     retry_count: int = 0
+    #: The model of every next attempt (``set_ticket_model``).
     model_override: str | None = None
+    #: The model of the next attempt only (``retry {model}``).
+    next_model: str | None = None
     #: The model that ran (or runs) this ticket's current attempt.
     model: str = ""
     #: Tier 3 usage of every attempt of this ticket.
@@ -199,6 +207,7 @@ class Ticket:
             "depends_on": list(self.depends_on),
             "target_files": list(self.target_files),
             "blocked_reason": self.blocked_reason,
+            "blocked_by": self.blocked_by,
             "retry_count": self.retry_count,
             "model_override": self.model_override,
             "model": self.model,

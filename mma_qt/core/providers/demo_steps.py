@@ -2,7 +2,9 @@
 
 The steps of :data:`mma_qt.core.providers.demo_plan.JOBS` write the ``reports`` package
 and its tests (:mod:`mma_qt.core.providers.demo_project`) through ``write_file`` and
-``apply_edit``; the last ticket runs the suite with ``run_command``. A ticket the plan
+``apply_edit``; the last ticket runs the suite with ``run_command``. T-005 (the command
+line's end-to-end tests) is the ticket worth skipping: it completes in a straight run, and
+skipped, the rest of the suite still passes. A ticket the plan
 does not know (a wide scenario's) writes a small file per target. A scenario adds steps
 in front: an escape attempt, a deletion worth rejecting, a faulty edit before the tests.
 """
@@ -117,8 +119,10 @@ def _unit_tests() -> list[Step]:
 
 def _cli_tests() -> list[Step]:
     return [
-        call("I read the command line I am about to test.", "read_file",
-             path="reports/cli.py"),
+        call("These end-to-end tests start a child process per case: the slowest part of "
+             "the suite, and the one ticket the run can do without (skip it, and the unit "
+             "tests still cover the export). I read the command line I am about to test.",
+             "read_file", path="reports/cli.py"),
         write("Four tests: the sample to a file, a JSON report, a missing file (exit code "
               "2, no traceback), and `python -m reports` in a child process writing UTF-8 "
               "to stdout.", "tests/test_cli.py", files.TEST_CLI),

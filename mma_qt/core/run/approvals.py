@@ -1,11 +1,15 @@
 """Approvals: the one gate before a spawn and before every mutating tool call.
 
 Each request is its own object with its own key, so any number can be pending at once
-and answering one never touches another: ``T-003:spawn`` before a ticket starts, and
-``T-003:tool:N`` before the ticket's N-th tool call changes the workspace or runs a
-command. :meth:`ApprovalBroker.pending` lists them all, oldest first.
+and answering one never touches another: ``T-003:spawn`` before a ticket's first attempt
+starts (``T-003:spawn:N`` before its N-th), and ``T-003:tool:N`` before the ticket's N-th
+tool call changes the workspace or runs a command. :meth:`ApprovalBroker.pending` lists
+them all, oldest first.
 
-Spawns are approved at once when the run is ``auto`` (``--auto``). Tool calls follow the
+A spawn shows what the worker will be told (:class:`SpawnRequest`: the system text, the
+prompt, the model and the context parts); approving it may edit the prompt and the model,
+which the worker then gets verbatim. Spawns are approved at once when the run is ``auto``
+(``--auto``), unless the ticket's own step flag says otherwise. Tool calls follow the
 run's :class:`~mma_qt.core.model.status.ToolPolicy`, which may change during the run
 (:meth:`ApprovalBroker.set_policy`): pending requests the new policy allows are approved
 at once. A decision may carry the user's edit of the call (the new content, the new
@@ -23,6 +27,7 @@ from typing import Any
 
 from ..live.events import EventBus
 from ..model import dag
+from ..model.context import ContextPart
 from ..model.status import ToolPolicy
 from ..tools import ProposedChange
 
@@ -41,8 +46,27 @@ class Decision:
     edited: str | None = None
     #: Why it was rejected (sent to the model).
     reason: str = ""
-    #: ``"user"``; ``"policy"`` when the tool policy decided; ``"run"`` when a cancel did.
+    #: ``"user"``; ``"policy"`` when the tool policy (or the run's mode) decided; ``"run"``
+    #: when a cancel did.
     by: str = "user"
+    #: A spawn's prompt as the user edited it (approved spawns only), sent verbatim.
+    prompt: str | None = None
+    #: The model the user chose for the spawn (approved spawns only).
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnRequest:
+    """What a Tier 3 attempt will be told, as the user is asked about its spawn."""
+
+    track_id: str
+    #: 1-based: the attempt this spawn starts.
+    attempt: int
+    model: str
+    system: str
+    prompt: str
+    #: What ``system`` and ``prompt`` were assembled from, with their sizes.
+    context: tuple[ContextPart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +91,28 @@ class Approval:
     future: asyncio.Future[Decision] = field(repr=False)
     tool: ToolRequest | None = None
     requested_at: float = field(default_factory=time.time)
+    spawn: SpawnRequest | None = None
+    #: The track of the ticket (None: not known, e.g. a broker used on its own).
+    track_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The item ``get_approvals`` lists; tool fields are None for a spawn."""
+        """The item ``get_approvals`` lists; tool fields are None for a spawn, spawn fields
+        (``attempt``, ``model``, ``system``, ``prompt``, ``context``) None for a tool call."""
         request = self.tool
         change = None if request is None else request.change
+        spawn = self.spawn
         return {
             "key": self.key,
             "kind": self.kind,
             "ticket_id": self.ticket_id,
+            "track_id": self.track_id,
             "detail": self.detail,
             "requested_at": round(self.requested_at, 3),
+            "attempt": None if spawn is None else spawn.attempt,
+            "model": None if spawn is None else spawn.model,
+            "system": None if spawn is None else spawn.system,
+            "prompt": None if spawn is None else spawn.prompt,
+            "context": None if spawn is None else [p.to_dict() for p in spawn.context],
             "tool": None if change is None else change.tool,
             "arguments": None if change is None else dict(change.arguments),
             "path": None if change is None else change.path,
@@ -112,27 +147,33 @@ class ApprovalBroker:
         self._pending: dict[str, Approval] = {}
 
     # -- asking (the run's coroutines) ----------------------------------------------------
-    async def request(self, kind: str, ticket_id: str, detail: str = "") -> bool:
-        """A spawn approval (``T-003:spawn``): True when approved."""
-        if kind != SPAWN:
-            raise ValueError(f"unknown approval kind {kind!r}; tool calls use request_tool")
-        if self.auto:
-            return True
-        decision = await self._ask(Approval(
-            SPAWN, ticket_id, f"{ticket_id}:{SPAWN}", detail, self._future()))
-        return decision.approved
+    def asks_spawn(self, step: bool = False) -> bool:
+        """Whether :meth:`request_spawn` would wait for the user (``step``: the ticket's own
+        step flag)."""
+        return step or not self.auto
+
+    async def request_spawn(self, ticket_id: str, spawn: SpawnRequest, detail: str = "", *,
+                            step: bool = False) -> Decision:
+        """The decision on an attempt's spawn (``T-003:spawn``, ``T-003:spawn:N``), with
+        the user's edits of its prompt and model, if any."""
+        if not self.asks_spawn(step):
+            return Decision(True, by="policy")
+        return await self._ask(Approval(
+            SPAWN, ticket_id, spawn_key(ticket_id, spawn.attempt), detail, self._future(),
+            spawn=spawn, track_id=spawn.track_id))
 
     def asks(self, request: ToolRequest) -> bool:
         """Whether :meth:`request_tool` would wait for the user (under the current policy)."""
         return not policy_allows(self.policy, request)
 
-    async def request_tool(self, ticket_id: str, index: int, request: ToolRequest) -> Decision:
+    async def request_tool(self, ticket_id: str, index: int, request: ToolRequest, *,
+                           track_id: str | None = None) -> Decision:
         """The decision on the ticket's ``index``-th tool call (``T-003:tool:N``)."""
         if not self.asks(request):
             return Decision(True, by="policy")
         return await self._ask(Approval(
             TOOL, ticket_id, tool_key(ticket_id, index), request.detail, self._future(),
-            request))
+            request, track_id=track_id))
 
     @staticmethod
     def _future() -> asyncio.Future[Decision]:
@@ -155,19 +196,32 @@ class ApprovalBroker:
         return [a for a in self._pending.values() if not a.future.done()]
 
     def resolve(self, key: str, approved: bool, *, edited: str | None = None,
-                reason: str = "", by: str = "user") -> None:
+                reason: str = "", by: str = "user", prompt: str | None = None,
+                model: str | None = None) -> None:
+        """Decide ``key``. ``edited``: a tool call's editable argument; ``prompt`` and
+        ``model``: a spawn's (approvals only). Raises :class:`ApprovalError`, deciding
+        nothing, for an unknown key or an edit it cannot take."""
         approval = self._pending.get(key)
         if approval is None or approval.future.done():
             raise ApprovalError(f"no pending approval {key!r}")
-        if edited is not None:
-            if not approved:
-                raise ApprovalError(f"{key}: an edit is approved, not rejected")
-            if approval.tool is None or approval.tool.editable_field is None:
-                raise ApprovalError(f"{key}: there is nothing to edit in this approval")
-        approval.future.set_result(Decision(approved, edited, reason, by))
+        if (edited, prompt, model) != (None, None, None) and not approved:
+            raise ApprovalError(f"{key}: an edit is approved, not rejected")
+        if edited is not None and (approval.tool is None
+                                   or approval.tool.editable_field is None):
+            raise ApprovalError(f"{key}: there is nothing to edit in this approval")
+        if (prompt, model) != (None, None):
+            if approval.spawn is None:
+                raise ApprovalError(f"{key}: only a spawn's prompt and model can be edited")
+            if model is not None and not model.strip():
+                raise ApprovalError(f"{key}: the model is empty")
+            if prompt is not None and not prompt.strip():
+                raise ApprovalError(f"{key}: the prompt is empty")
+        model = None if model is None else model.strip()
+        approval.future.set_result(Decision(approved, edited, reason, by, prompt, model))
         self.bus.publish(
             "approval", state="approved" if approved else "rejected", by=by,
-            edited=edited is not None, reason=reason, **approval.to_dict())
+            edited=(edited, prompt, model) != (None, None, None), reason=reason,
+            **approval.to_dict())
 
     def reject_all(self, ticket_id: str | None = None, reason: str = "") -> None:
         for approval in self.pending():
@@ -184,3 +238,8 @@ class ApprovalBroker:
 
 def tool_key(ticket_id: str, index: int) -> str:
     return f"{ticket_id}:{TOOL}:{index}"
+
+
+def spawn_key(ticket_id: str, attempt: int = 1) -> str:
+    """``T-003:spawn`` for the first attempt, ``T-003:spawn:N`` for the N-th."""
+    return f"{ticket_id}:{SPAWN}" if attempt <= 1 else f"{ticket_id}:{SPAWN}:{attempt}"

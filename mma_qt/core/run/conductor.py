@@ -6,10 +6,17 @@ executor, so closing the app never waits on a blocked call. State changes go thr
 session, in the GUI thread. Workers never touch the session, the model or a widget: they
 only write text to their stream through the hub.
 
-Each attempt of a ticket is a conversation with tools (:mod:`.tool_loop`). Two tickets
-whose ``target_files`` overlap never run at the same time. When a ticket ends, its changes
-are kept by the track's :class:`~.workbench.TrackBench`: a commit on the track's branch
-(git) or a patch file (no git).
+Each attempt of a ticket (the first, each automatic retry after QA's diagnosis, each retry
+the user asks for) is kept on the ticket (:class:`~..model.domain.Attempt`) and starts with
+its own spawn approval, which shows the request the worker will get and may edit its
+prompt and model (the ticket is ``waiting`` meanwhile). An attempt is a conversation with
+tools (:mod:`.tool_loop`). Two tickets whose ``target_files`` overlap never run at the same
+time. When a ticket ends, its changes are kept by the track's
+:class:`~.workbench.TrackBench`: a commit on the track's branch (git) or a patch file (no
+git).
+
+The user's per-ticket commands (retry, skip, block, ...) change tickets between the
+conductor's turns, then :meth:`Conductor.wake` it: it looks again at what is ready.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from ..tools import FileClaims, Tool, ToolSettings
 from .approvals import ApprovalBroker
 from .pool import WorkerPool
+from .spawns import FIRST, QA_RETRY, USER_RETRY, Ending, Spawned, Spawning, settle_blocked
 from .tool_loop import ToolLoop, ToolLoopError
 from .workbench import TrackBench
 from .worker import CallFailed, CallOutcome, run_call
@@ -40,6 +48,7 @@ from .worker import CallFailed, CallOutcome, run_call
 log = logging.getLogger(__name__)
 
 __all__ = ["Conductor", "RunContext"]
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,6 +69,8 @@ class RunContext:
     claims: FileClaims = field(default_factory=FileClaims)
     #: Tools offered to Tier 3 besides the builtin ones (e.g. MCP tools, ``SERVER__tool``).
     extra_tools: tuple[Tool, ...] = ()
+    #: Each track's conductor, by track id, once it has started (running or ended).
+    conductors: dict[str, Conductor] = field(default_factory=dict)
 
     def bench(self, track_id: str) -> TrackBench:
         """A new working directory for the track (prepared on its first tool call)."""
@@ -124,22 +135,16 @@ def _described(failed: CallFailed) -> tuple[str, str]:
     return str(failed), failed.traceback_tail()
 
 
-@dataclass(frozen=True, slots=True)
-class _Ending:
-    """How a ticket ends: its final status and why."""
-
-    status: TicketStatus
-    reason: str = ""
-    error: str = ""
-
-
-class Conductor:
+class Conductor(Spawning):
     def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None) -> None:
         self.ctx = ctx
         self.track = track
         self.bench = bench or ctx.bench(track.id)
         self._tokens: dict[str, CancelToken] = {}
         self._wake: asyncio.Future[None] | None = None
+        #: Whether :meth:`run` is scheduling: a change woken then is seen; once it has
+        #: returned, a ticket made ready again needs a continuation of the run.
+        self.active = False
 
     # -- control (GUI thread) --------------------------------------------------------
     def wake(self) -> None:
@@ -161,6 +166,8 @@ class Conductor:
     async def run(self) -> None:
         tickets = self.track.tickets
         running: dict[asyncio.Task[None], str] = {}
+        self.ctx.conductors[self.track.id] = self
+        self.active = True
         try:
             while True:
                 self._settle(tickets)
@@ -176,6 +183,7 @@ class Conductor:
                     del running[task]
                     task.result()  # a conductor bug propagates to the runner
         finally:
+            self.active = False
             for task in running:
                 task.cancel()
             self._settle(tickets)
@@ -194,68 +202,73 @@ class Conductor:
 
     def _settle(self, tickets: list[Ticket]) -> None:
         session = self.ctx.session
-        for ticket in dag.cascade_blocked(tickets):
-            session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
+        settle_blocked(session, tickets)
         if self.ctx.token.cancelled:
             for ticket in tickets:
                 if ticket.status is TicketStatus.TODO:
                     session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.ctx.token.reason)
 
     async def _run_ticket(self, ticket: Ticket) -> None:
-        ctx, session = self.ctx, self.ctx.session
+        if ticket.status is not TicketStatus.TODO:
+            return  # a command settled it (block, skip) before its task began
+        session = self.ctx.session
         sid = stream_id(Tier.WORKER, ticket.id)
-        approved = await ctx.approvals.request("spawn", ticket.id, f"{ticket.id}: {ticket.title}")
-        if not approved or ctx.token.cancelled or ticket.status is not TicketStatus.TODO:
-            if ticket.status is TicketStatus.TODO:
-                reason = ctx.token.reason if ctx.token.cancelled else "spawn rejected"
-                session.write(sid, f"[{reason}]\n")
-                session.set_ticket(ticket, TicketStatus.CANCELLED, reason=reason)
-            return
-        # One token for the ticket's whole life (attempts and QA), so a cancel is never lost
-        # between attempts.
-        token = CancelToken(ctx.token)
+        # One token for the ticket's whole run (its spawns, attempts and QA), so a cancel
+        # is never lost between attempts.
+        token = CancelToken(self.ctx.token)
         self._tokens[ticket.id] = token
         try:
             ending = await self._attempts(ticket, sid, token)
-            if ticket.tool_calls:
-                ending = await self._keep_changes(ticket, sid, ending)
-            session.set_ticket(ticket, ending.status, reason=ending.reason, error=ending.error)
+            if ticket.tool_calls:  # release its files even when a command settled it
+                kept = await self._keep_changes(ticket, sid, ending or Ending(ticket.status))
+                ending = ending and kept
+            if ending is not None:
+                self._end_current(ticket, ending.status, ending.error)
+                session.set_ticket(ticket, ending.status, reason=ending.reason,
+                                   error=ending.error)
         finally:
             self._tokens.pop(ticket.id, None)
+            self._end_current(ticket, TicketStatus.CANCELLED, "stopped with the run")
 
-    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> _Ending:
+    async def _attempts(self, ticket: Ticket, sid: str, token: CancelToken) -> Ending | None:
+        """Attempts until one completes, or the automatic retries are spent; each failed
+        one is diagnosed by QA first. The last attempt is left for the caller to end.
+        None: a command settled the ticket (block, skip) while a spawn waited."""
         ctx, session = self.ctx, self.ctx.session
+        reason = USER_RETRY if ticket.attempts else FIRST
+        retries = 0
         while True:
-            model = ticket.model_override or ctx.factory.model_for(Tier.WORKER, ticket.retry_count)
-            if ticket.retry_count:
-                session.write(sid, f"\n\n--- retry {ticket.retry_count} on {model} ---\n")
-            session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=model)
+            spawned = await self._spawn(ticket, sid, token, reason)
+            if not isinstance(spawned, Spawned):
+                return spawned
             loop = ToolLoop(ctx, self.bench, ticket, token)
             try:
-                outcome = await loop.converse(self._request(ticket, model, sid))
+                outcome = await loop.converse(spawned.request)
             except CallFailed as failed:
                 error, tail = _described(failed)
                 log.error("ticket %s failed: %s", ticket.id, error, exc_info=failed.cause)
                 session.write(sid, f"\n\n[error] {error}\n{tail}")
                 if (
-                    ticket.retry_count < ctx.options.max_retries
+                    retries < ctx.options.max_retries
                     and not token.cancelled
                     and _worth_retrying(failed)
                 ):
+                    self._end_current(ticket, TicketStatus.FAILED, error)
                     ticket.qa_hint = await self._diagnose(ticket, failed, token)
-                    ticket.retry_count += 1
+                    retries += 1
+                    reason = QA_RETRY
                     if not token.cancelled:
                         continue
                 if token.cancelled:
                     session.write(sid, f"\n[cancelled: {token.reason}]\n")
-                    return _Ending(TicketStatus.CANCELLED, token.reason, error)
-                return _Ending(TicketStatus.FAILED, error=error)
+                    return Ending(TicketStatus.CANCELLED, token.reason, error)
+                return Ending(TicketStatus.FAILED, error=error)
             if outcome.cancelled:
                 session.write(sid, f"\n[cancelled: {token.reason}]\n")
-                return _Ending(TicketStatus.CANCELLED, token.reason)
-            return _Ending(TicketStatus.COMPLETED)
+                return Ending(TicketStatus.CANCELLED, token.reason)
+            return Ending(TicketStatus.COMPLETED)
 
-    async def _keep_changes(self, ticket: Ticket, sid: str, ending: _Ending) -> _Ending:
+    async def _keep_changes(self, ticket: Ticket, sid: str, ending: Ending) -> Ending:
         """Release the ticket's files; commit a completed ticket's changes on the track's
         branch (git), or write its patch (no git). A commit that fails fails the ticket."""
         completed = ending.status is TicketStatus.COMPLETED
@@ -267,12 +280,13 @@ class Conductor:
             self.ctx.session.write(sid, f"\n[error] keeping its changes failed: {exc}\n")
             if completed:
                 log.error("committing the changes of %s failed: %s", ticket.id, exc)
-                return _Ending(TicketStatus.FAILED, error=f"committing its changes failed: {exc}")
+                return Ending(TicketStatus.FAILED, error=f"committing its changes failed: {exc}")
             # Nothing is lost: an unfinished ticket's changes stay where it made them.
             log.warning("recording the changes of %s failed: %s", ticket.id, exc)
             return ending
-        ticket.commit = trail.commit
-        ticket.patch = None if trail.patch is None else str(trail.patch)
+        if trail.commit is not None or trail.patch is not None:  # else keep an earlier one
+            ticket.commit = trail.commit
+            ticket.patch = None if trail.patch is None else str(trail.patch)
         files = len(trail.changes)
         if trail.commit is not None:
             where = f"committed {trail.commit[:10]} on {self.bench.branch}"

@@ -185,10 +185,8 @@ class Controller(PipelineCommands, TicketCommands, QObject):
         it); ``prompt``/``model``: a spawn's edited prompt and model (approve only; the
         worker gets them verbatim). Raises :class:`ApprovalError` for an unknown key or an
         impossible edit."""
-        if prompt is not None or model is not None:
-            raise ControllerError("editing a spawn is not built yet")
         self._require_runner().ctx.approvals.resolve(key, approved, edited=edited,
-                                                     reason=reason)
+                                                     reason=reason, prompt=prompt, model=model)
 
     def pending_approvals(self) -> list[dict[str, Any]]:
         """Every pending approval, oldest first (see ``Approval.to_dict`` for the fields)."""

@@ -188,7 +188,8 @@ class ToolLoop:
             record.approval_key = tool_key(self.ticket.id, record.index)
             self.ctx.session.tool_call(self.ticket, record)
             self._write(f"  (waiting for approval {record.approval_key})\n")
-        decision = await approvals.request_tool(self.ticket.id, record.index, request)
+        decision = await approvals.request_tool(self.ticket.id, record.index, request,
+                                                track_id=self.bench.track_id)
         if decision.by == "policy":
             record.decision = ToolDecision.AUTO
         else:

@@ -120,7 +120,8 @@ class TrackBench:
         """End the ticket's claims; commit its changes (git, when ``commit``) or write its
         patch (no git). Raises GitError or OSError when that fails."""
         changes = self.claims.release(ticket_id)
-        self._finished.append(ticket_id)
+        if ticket_id not in self._finished:  # a retried ticket finishes again
+            self._finished.append(ticket_id)
         if not changes or self.workdir is None:
             return Trail(changes)
         if self.repo is not None:

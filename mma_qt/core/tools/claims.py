@@ -93,6 +93,14 @@ class FileClaims:
             files = list(ticket.files.items())
         return _changes(files)
 
+    def reopen(self, ticket_id: str) -> None:
+        """The ticket runs again (a retry): it may write again, and its changes are counted
+        from now on (the earlier ones were kept when it was released)."""
+        with self._lock:
+            ticket = self._tickets.get(ticket_id)
+            if ticket is not None and ticket.changes is not None:
+                del self._tickets[ticket_id]
+
     def release(self, ticket_id: str) -> list[FileChange]:
         """End the ticket: free its files, freeze and return its changes."""
         with self._lock:
