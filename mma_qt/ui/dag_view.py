@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ..core.live.session import MmaSession
 from ..core.model.dag_layout import DagLayout, layout
 from ..core.model.domain import Ticket, Tier
+from . import formatting
 from .dag_items import (
     NODE_GAP,
     NODE_H,
@@ -247,12 +248,7 @@ class DagPanel(QWidget):
         model = ticket.model or ticket.model_override or ""
         lines = [f"{ticket.id}: {ticket.title}", f"status: {ticket.status.label}",
                  f"model: {model or 'not chosen yet'}", f"attempts: {attempts}"]
-        if ticket.depends_on:
-            lines.append("depends on " + ", ".join(ticket.depends_on))
-        if ticket.blocked_reason:
-            lines.append(f"{ticket.status.label}: {ticket.blocked_reason}")
-        if ticket.error:
-            lines.append(f"error: {ticket.error}")
+        lines += formatting.ticket_notes(ticket)
         if pending:
             lines.append(f"approvals pending: {pending}")
         return NodeState(ticket.title, ticket.status, model, attempts, pending,

@@ -257,12 +257,7 @@ class MmaTreeModel(QAbstractItemModel):
         lines = [record.stream_id]
         ticket = self._session.tickets.get(record.ticket_id or "")
         if ticket is not None and record.tier is Tier.WORKER:
-            if ticket.depends_on:
-                lines.append("depends on " + ", ".join(ticket.depends_on))
-            if ticket.blocked_reason:
-                lines.append(f"{ticket.status.label}: {ticket.blocked_reason}")
-            if ticket.error:
-                lines.append(f"error: {ticket.error}")
+            lines += formatting.ticket_notes(ticket)
             if ticket.retry_count:
                 lines.append(f"retries: {ticket.retry_count}")
         if record.usage.estimated:
