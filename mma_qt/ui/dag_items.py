@@ -12,12 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsPathItem,
-    QStyleOptionGraphicsItem,
-    QWidget,
-)
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from ..core.model.status import TicketStatus
 
@@ -41,6 +36,8 @@ SELECTED_COLOUR = "#263238"
 TEXT_COLOUR = "#212121"
 EDGE_COLOUR = "#78909c"
 ARROW = 7.0
+#: Below this zoom a node's text is too small to read and is not drawn.
+TEXT_ZOOM = 0.35
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +108,8 @@ class NodeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(QColor(fill))
         painter.drawRoundedRect(self.boundingRect().adjusted(2, 2, -2, -2), 6, 6)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < TEXT_ZOOM:
+            return  # too small to read: the colour is the message
         painter.setPen(QColor(TEXT_COLOUR))
         painter.setFont(self._bold)
         top = QRectF(8, 5, NODE_W - 16, NODE_H / 2 - 5)
@@ -133,33 +132,60 @@ class NodeItem(QGraphicsItem):
         return text
 
 
-class EdgeItem(QGraphicsPathItem):
-    """An arrow from a dependency to its dependent, through its bends on the ranks between."""
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    """A dependency's arrow: the curve from the dependency to its dependent, and its head."""
 
-    def __init__(self, points: list[QPointF]) -> None:
-        super().__init__(_curve(points))
-        self.setPen(QPen(QColor(EDGE_COLOUR), 1.4))
-        self.setZValue(0)
+    path: QPainterPath
+    head: QPolygonF
+
+    @staticmethod
+    def through(points: list[QPointF]) -> Arrow:
         end, before = points[-1], points[-2]
         # The curve arrives horizontally: from the left, or (a cycle's back arrow) the right.
         angle = 0.0 if end.x() >= before.x() else math.pi
-        self._head = QPolygonF([
-            end,
-            QPointF(end.x() - ARROW * math.cos(angle - 0.45),
-                    end.y() - ARROW * math.sin(angle - 0.45)),
-            QPointF(end.x() - ARROW * math.cos(angle + 0.45),
-                    end.y() - ARROW * math.sin(angle + 0.45)),
+        head = QPolygonF([end] + [
+            QPointF(end.x() - ARROW * math.cos(angle + turn),
+                    end.y() - ARROW * math.sin(angle + turn))
+            for turn in (-0.45, 0.45)
         ])
+        return Arrow(_curve(points), head)
+
+
+class ArrowLayer(QGraphicsItem):
+    """Every arrow of the graph in one item, under the nodes, cached as one picture: a
+    node's repaint blits it instead of stroking hundreds of curves again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrows: list[Arrow] = []
+        self._rect = QRectF()
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(0)
+
+    def set_arrows(self, arrows: list[Arrow]) -> None:
+        self.prepareGeometryChange()
+        self._arrows = arrows
+        rect = QRectF()
+        for arrow in arrows:
+            rect = rect.united(arrow.path.boundingRect()).united(arrow.head.boundingRect())
+        self._rect = rect.adjusted(-2, -2, 2, 2)
+        self.update()
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self._head.boundingRect()).adjusted(-2, -2, 2, 2)
+        return self._rect
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        super().paint(painter, option, widget)
-        painter.setBrush(QColor(EDGE_COLOUR))
-        painter.drawPolygon(self._head)
+        colour = QColor(EDGE_COLOUR)
+        painter.setPen(QPen(colour, 1.4))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for arrow in self._arrows:
+            painter.drawPath(arrow.path)
+        painter.setBrush(colour)
+        for arrow in self._arrows:
+            painter.drawPolygon(arrow.head)
 
 
 def _curve(points: list[QPointF]) -> QPainterPath:

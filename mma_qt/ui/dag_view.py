@@ -38,7 +38,8 @@ from .dag_items import (
     NODE_H,
     NODE_W,
     RANK_GAP,
-    EdgeItem,
+    Arrow,
+    ArrowLayer,
     NodeItem,
     NodeState,
     legend_html,
@@ -57,7 +58,7 @@ Graph = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 class DagView(QGraphicsView):
-    """The picture: one :class:`NodeItem` per ticket, one :class:`EdgeItem` per dependency."""
+    """The picture: one :class:`NodeItem` per ticket, one :class:`Arrow` per dependency."""
 
     ticketSelected = Signal(str)
     ticketMenuRequested = Signal(str, QPoint)
@@ -65,12 +66,18 @@ class DagView(QGraphicsView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("dagView")
-        self.setScene(QGraphicsScene(self))
+        scene = QGraphicsScene(self)
+        # Nodes move at every new layout; 200 items need no spatial index to be found.
+        scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setScene(scene)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.nodes: dict[str, NodeItem] = {}
-        self.edges: dict[tuple[str, str], EdgeItem] = {}
+        #: (dependency, dependent) -> its arrow, all drawn by one item.
+        self.edges: dict[tuple[str, str], Arrow] = {}
+        self._arrows = ArrowLayer()
+        self.scene().addItem(self._arrows)
         self.graph: Graph = ()
         #: Fit the picture to the view after each layout and resize, until the user zooms.
         self.auto_fit = True
@@ -80,9 +87,6 @@ class DagView(QGraphicsView):
         """Lay ``graph`` out; nodes that stay keep their items (and their cached pictures)."""
         placed = layout(graph, node_span=NODE_H, dummy_span=NODE_GAP / 2, gap=NODE_GAP)
         scene = self.scene()
-        for edge in self.edges.values():
-            scene.removeItem(edge)
-        self.edges.clear()
         for ticket_id in [t for t in self.nodes if t not in placed.rank]:
             scene.removeItem(self.nodes.pop(ticket_id))
         for ticket_id, rank in placed.rank.items():
@@ -93,13 +97,14 @@ class DagView(QGraphicsView):
             else:
                 node.set_state(states[ticket_id])
             node.setPos(_x(rank), placed.across[ticket_id] - NODE_H / 2)
+        self.edges = {}
         for (dep, ticket_id), bends in placed.edges.items():
             points = [QPointF(_x(placed.rank[dep]) + NODE_W, placed.across[dep])]
             for rank, across in bends:  # straight through the column of a rank between
                 points += [QPointF(_x(rank), across), QPointF(_x(rank) + NODE_W, across)]
             points.append(QPointF(_x(placed.rank[ticket_id]), placed.across[ticket_id]))
-            self.edges[(dep, ticket_id)] = edge = EdgeItem(points)
-            scene.addItem(edge)
+            self.edges[(dep, ticket_id)] = Arrow.through(points)
+        self._arrows.set_arrows(list(self.edges.values()))
         self.graph = graph
         rect = scene.itemsBoundingRect().adjusted(-NODE_GAP, -NODE_GAP, NODE_GAP, NODE_GAP)
         scene.setSceneRect(rect)
