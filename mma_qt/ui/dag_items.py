@@ -128,7 +128,8 @@ class NodeItem(QGraphicsItem):
         if self.state.attempts > 1:
             text += f" #{self.state.attempts}"
         if self.state.pending:
-            text = f"⏸{self.state.pending} " + text
+            count = self.state.pending
+            text = ("! " if count == 1 else f"!{count} ") + text
         return text
 
 

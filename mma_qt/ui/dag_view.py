@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -194,8 +195,13 @@ class DagPanel(QWidget):
         self.session = session
         self.view = DagView()
         self.track_label = QLabel(NO_TRACK)
+        # A long track title is cut, never widening the dock; its tooltip is whole.
+        self.track_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.legend = QLabel(legend_html())
         self.legend.setWordWrap(True)
+        small = self.legend.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.legend.setFont(small)
         fit = QToolButton()
         fit.setText("Fit")
         fit.setToolTip("Show the whole graph (Ctrl+wheel zooms)")
@@ -332,6 +338,7 @@ class DagPanel(QWidget):
             self.track_label.setText(self.track_id)
         else:
             self.track_label.setText(f"{track.id} · {track.title}  ({track.status.label})")
+        self.track_label.setToolTip(self.track_label.text())
 
     @Slot()
     def _on_fit(self) -> None:

@@ -54,7 +54,7 @@ class RunPanel(QSplitter):
         tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         tree.expandAll()
-        self.columns = ColumnFitter(tree, self.model, self.session)
+        self.columns = ColumnFitter(tree, self.model, self.session, self)
         self.model.rowsInserted.connect(self._on_rows_inserted)
         self.model.modelReset.connect(tree.expandAll)
         tree.selectionModel().selectionChanged.connect(self._on_selection)

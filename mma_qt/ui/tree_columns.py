@@ -4,7 +4,8 @@
   below them (never wider than the view: a longer title is elided, its tooltip whole),
   and takes whatever width the other columns leave, as a stretched column would; the
   view scrolls sideways to the numbers when it is too narrow for all.
-- **Status** fits the longest status word; **Model** a model name.
+- **Status** fits the longest status word (a tier row's summary is elided); **Model** the
+  models of the streams (a tier row's list is elided).
 - **Numbers** (Input, Output, Cache, Cost, Elapsed) fit their header and the widest value
   they can be expected to show, and grow when a tier row's roll-up (the widest number of
   its column) needs more; they never shrink while a run goes.
@@ -15,7 +16,7 @@ A column the user resized by hand is theirs: it is never fitted again.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Slot
-from PySide6.QtWidgets import QHeaderView, QStyle, QStyleOptionHeader, QTreeView
+from PySide6.QtWidgets import QHeaderView, QSplitter, QStyle, QStyleOptionHeader, QTreeView
 
 from ..core.live.session import MmaSession
 from ..core.model.domain import Tier
@@ -30,6 +31,7 @@ from .tree_model import (
     COL_OUTPUT,
     COL_STATUS,
     COLUMNS,
+    NUMERIC,
     TIER_TITLES,
     MmaTreeModel,
 )
@@ -47,12 +49,22 @@ SAMPLES: dict[int, tuple[str, ...]] = {
 #: A ticket row as a plan names it: the width reserved before the first plan arrives.
 SAMPLE_TICKET = "T-001: Write the CSV writer and its tests"
 REFIT_MS = 300
+#: The tiers whose rows are named after tickets.
+TICKET_TIERS = (Tier.WORKER, Tier.QA)
+#: The most of the run panel's width the tree takes, widened to fit its columns.
+TREE_SHARE = 0.65
 
 
 class ColumnFitter(QObject):
-    def __init__(self, tree: QTreeView, model: MmaTreeModel, session: MmaSession) -> None:
+    def __init__(self, tree: QTreeView, model: MmaTreeModel, session: MmaSession,
+                 splitter: QSplitter | None = None) -> None:
         super().__init__(tree)
-        self._tree, self._model = tree, model
+        self._splitter = splitter
+        #: The user placed the splitter: it is never moved to fit the columns.
+        self.split_by_user = False
+        if splitter is not None:
+            splitter.splitterMoved.connect(self._on_splitter_moved)
+        self._tree, self._model, self._session = tree, model, session
         self._header = tree.header()
         self._header.setStretchLastSection(False)
         self._header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -88,26 +100,39 @@ class ColumnFitter(QObject):
         """The width ``column`` needs for what it shows, and may be expected to show."""
         if column == COL_NAME:
             return self._name_needed()
-        texts = [*SAMPLES.get(column, ()), *self._tier_texts(column)]
+        texts = list(SAMPLES.get(column, ()))
+        if column in NUMERIC:  # a tier row's roll-up is the widest number of its column
+            texts += [str(self._model.tier_index(tier, column).data() or "") for tier in Tier]
+        elif column == COL_MODEL:  # one model per stream; a tier row's list is elided
+            texts += {record.model for record in self._session.records.values()}
         return max([self.header_width(column), *map(self.text_width, texts)])
 
-    def _tier_texts(self, column: int) -> list[str]:
-        model = self._model
-        return [str(model.tier_index(tier, column).data() or "") for tier in Tier]
-
     def _name_needed(self) -> int:
+        """The tier titles and the ticket rows (Tier 3 and 4) at their depth. Tier 1 and 2
+        rows are named after the epic and the track, which may be long: they are elided."""
         indent = self._tree.indentation()
         depth0 = indent if self._tree.rootIsDecorated() else 0
-        tiers = max(self.text_width(title) for title in TIER_TITLES.values()) + depth0
-        rows = max(self._tree.sizeHintForColumn(COL_NAME), 0)
-        return max(tiers, self.text_width(SAMPLE_TICKET) + depth0 + indent, rows,
-                   self.header_width(COL_NAME))
+        widths = [self._floor(), self.header_width(COL_NAME)]
+        pending = [(self._model.tier_index(tier), depth0 + indent) for tier in TICKET_TIERS]
+        while pending:
+            parent, offset = pending.pop()
+            for row in range(self._model.rowCount(parent)):
+                index = self._model.index(row, COL_NAME, parent)
+                widths.append(offset + self.text_width(str(index.data() or "")))
+                pending.append((index, offset + indent))
+        return max(widths)
+
+    def _floor(self) -> int:
+        """The least the Name column gets: the tier titles and a sample ticket row."""
+        indent = self._tree.indentation()
+        depth0 = indent if self._tree.rootIsDecorated() else 0
+        return max(max(self.text_width(t) for t in TIER_TITLES.values()) + depth0,
+                   self.text_width(SAMPLE_TICKET) + depth0 + indent)
 
     def tree_width(self) -> int:
         """The width the tree needs to show every column at its fitted width."""
         style = self._tree.style()
-        others = sum(self.needed(c) for c in range(len(COLUMNS)) if c != COL_NAME)
-        return (others + self._floor() + 2 * self._tree.frameWidth()
+        return (sum(self.needed(c) for c in range(len(COLUMNS))) + 2 * self._tree.frameWidth()
                 + style.pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent))
 
     # -- fitting ---------------------------------------------------------------------
@@ -125,6 +150,23 @@ class ColumnFitter(QObject):
             self._fit_name()
         finally:
             self._fitting = False
+        self._widen_tree()
+
+    def _widen_tree(self) -> None:
+        """Widen the tree (up to :data:`TREE_SHARE` of the splitter) to what its columns
+        need, unless the user placed the splitter (or it was restored as they left it)."""
+        splitter = self._splitter
+        if splitter is None or self.split_by_user:
+            return
+        sizes = splitter.sizes()
+        total = sum(sizes)
+        wanted = min(self.tree_width(), int(total * TREE_SHARE))
+        if total > 0 and sizes[0] < wanted:
+            splitter.setSizes([wanted, total - wanted])
+
+    @Slot(int, int)
+    def _on_splitter_moved(self, pos: int, index: int) -> None:
+        self.split_by_user = True
 
     def _fit_name(self) -> None:
         if COL_NAME in self.user_sized:
@@ -133,11 +175,6 @@ class ColumnFitter(QObject):
         others = sum(self._header.sectionSize(c) for c in range(len(COLUMNS)) if c != COL_NAME)
         needed = min(self.needed(COL_NAME), max(view, self._floor()))
         self._header.resizeSection(COL_NAME, max(needed, view - others))
-
-    def _floor(self) -> int:
-        """The least the Name column gets: the tier titles and a sample ticket row."""
-        indent = self._tree.indentation()
-        return max(self.text_width(t) for t in (*TIER_TITLES.values(), SAMPLE_TICKET)) + indent
 
     @Slot()
     def _schedule(self) -> None:

@@ -10,11 +10,10 @@ from PySide6.QtWidgets import QMainWindow, QStyle, QWidget
 
 from .epic_panel import EpicPanel
 from .run_panel import RunPanel
+from .tree_columns import TREE_SHARE
 
 #: A first start (no saved geometry) opens the window on this share of the screen.
 SCREEN_SHARE = 0.8
-#: The most of the window's width the tree gets on a first start.
-TREE_SHARE = 0.65
 
 
 def restore_window(window: QMainWindow, run_panel: RunPanel, epic_panel: EpicPanel) -> None:
@@ -27,7 +26,7 @@ def restore_window(window: QMainWindow, run_panel: RunPanel, epic_panel: EpicPan
     if isinstance(saved["state"], QByteArray):
         window.restoreState(saved["state"])
     if isinstance(saved["splitter"], QByteArray):
-        run_panel.restoreState(saved["splitter"])
+        run_panel.columns.split_by_user = run_panel.restoreState(saved["splitter"])
     else:  # the tree as wide as its columns need, the stream beside it at least a third
         tree = min(run_panel.columns.tree_width(), int(window.width() * TREE_SHARE))
         run_panel.setSizes([tree, max(window.width() - tree, 1)])
