@@ -1,4 +1,5 @@
-"""The Graph dock: the ticket graph of one track, live while the run goes.
+"""The Graph dock's contents: the ticket graph of one track, live while the run goes
+(:mod:`.dag_dock` puts it in the main window).
 
 Nodes sit in columns by dependency depth (:mod:`mma_qt.core.model.dag_layout`), arrows go
 from a dependency to its dependent, and a node's colour is its ticket's status; a dashed
@@ -13,13 +14,11 @@ the graph itself changed (a new plan, an edit of ``depends_on``). Clicking a nod
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QContextMenuEvent, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
-    QDockWidget,
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
@@ -32,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ..core.live.session import MmaSession
 from ..core.model.dag_layout import DagLayout, layout
-from ..core.model.domain import Ticket, Tier
+from ..core.model.domain import Ticket
 from . import formatting
 from .dag_items import (
     NODE_GAP,
@@ -45,11 +44,6 @@ from .dag_items import (
     NodeState,
     legend_html,
 )
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
-
-log = logging.getLogger(__name__)
 
 REFRESH_MS = 50
 ZOOM_STEP, MIN_ZOOM, MAX_ZOOM = 1.15, 0.05, 4.0
@@ -344,48 +338,3 @@ class DagPanel(QWidget):
     def _on_fit(self) -> None:
         self.view.auto_fit = True
         self.view.fit()
-
-
-class DagDock(QDockWidget):
-    """The Graph dock of the main window: shows the track of the tree's current row and
-    outlines its ticket; a clicked node selects its ticket's row (and so its stream).
-    ``ticketMenuRequested`` (ticket id, global position) asks for the per-ticket menu."""
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__("Graph", window)
-        self.setObjectName("GraphDock")  # its place in the saved window state
-        self.panel = DagPanel(window.session)
-        self.setWidget(self.panel)
-        self.view = self.panel.view
-        self.ticketMenuRequested = self.view.ticketMenuRequested
-        self._window = window
-        self.view.ticketSelected.connect(self._on_ticket_clicked)
-        window.tree.selectionModel().currentChanged.connect(self._on_row_changed)
-
-    @Slot(str)
-    def _on_ticket_clicked(self, ticket_id: str) -> None:
-        try:
-            self._window.select(ticket_id)
-        except KeyError as exc:  # the ticket's row is gone (a new run began meanwhile)
-            log.warning("Graph: cannot select %s: %s", ticket_id, exc.args[0])
-
-    @Slot(QModelIndex, QModelIndex)
-    def _on_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        model = self._window.model
-        record = model.record(current)
-        worker = record is not None and record.tier is Tier.WORKER
-        self.panel.show_track(model.track_id(current))
-        self.panel.flush()
-        self.view.select_node(record.ticket_id if worker and record is not None else None)
-
-
-def install_dag_dock(window: MainWindow) -> DagDock:
-    """Add the Graph dock to ``window``: at the bottom, tabbed with the Log dock and in
-    front of it (a saved window state puts it back where the user left it)."""
-    dock = DagDock(window)
-    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-    log_dock = window.findChild(QDockWidget, "LogDock")
-    if isinstance(log_dock, QDockWidget):
-        window.tabifyDockWidget(log_dock, dock)
-        dock.raise_()
-    return dock

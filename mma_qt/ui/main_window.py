@@ -24,7 +24,7 @@ from ..core.settings.config import Config, run_options
 from .actions import ACTION_NAMES, FIELD_NAMES, ActionSpec, install_menus, make_actions
 from .approvals_panel import ApprovalsPanel
 from .changes_panel import ChangesPanel
-from .dag_view import install_dag_dock
+from .dag_dock import install_dag_dock
 from .dialogs import NewEpicDialog
 from .epic_panel import EpicPanel
 from .log_panel import LogPanel, QtLogHandler
