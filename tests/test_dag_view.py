@@ -160,7 +160,7 @@ def test_tooltip_gives_title_status_model_and_attempts(panel: DagPanel) -> None:
                                     "model: demo-worker", "attempts: 1"]
 
 
-def test_the_graph_shows_the_chosen_track_else_the_one_planned_last(panel: DagPanel) -> None:
+def test_the_graph_shows_the_chosen_track_else_the_one_started_last(panel: DagPanel) -> None:
     session = panel.session
     plan(session, Track("TR-1", "One"), [Ticket("T-001", "A")])
     plan(session, Track("TR-2", "Two"), [Ticket("T-101", "B"), Ticket("T-102", "C")])
@@ -173,6 +173,9 @@ def test_the_graph_shows_the_chosen_track_else_the_one_planned_last(panel: DagPa
     panel.show_track(None)
     panel.flush()
     assert panel.track_id == "TR-2"
+    session.bus.publish("track", track_id="TR-1", status="running", error="")
+    panel.flush()
+    assert panel.track_id == "TR-1"  # the track that started running last
 
 
 def test_the_window_graph_follows_the_track_of_the_selected_row(demo_app: AppParts) -> None:

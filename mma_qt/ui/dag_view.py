@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ..core.live.session import MmaSession
 from ..core.model.dag_layout import DagLayout, layout
 from ..core.model.domain import Ticket
+from ..core.model.status import TrackStatus
 from . import formatting
 from .dag_items import (
     NODE_GAP,
@@ -208,7 +209,8 @@ class DagPanel(QWidget):
         layout_.addLayout(top)
         layout_.addWidget(self.legend)
         layout_.addWidget(self.view, 1)
-        #: The track the user chose (the tree's row); None: the track planned last.
+        #: The track the user chose (the tree's row); None: the track started last (its
+        #: plan event, or its ``track`` event saying it runs).
         self._chosen: str | None = None
         self._planned: str | None = None
         self.track_id: str | None = None
@@ -285,6 +287,8 @@ class DagPanel(QWidget):
         elif isinstance(event.get("ticket_id"), str):  # ticket, attempt, tool, stream
             self._schedule(ticket_id=event["ticket_id"])
         elif kind in ("tracks", "track"):
+            if kind == "track" and event.get("status") == TrackStatus.RUNNING:
+                self._planned = str(event["track_id"])  # the track started last
             self._schedule(regraph=True)
 
     @Slot()
