@@ -15,20 +15,28 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, 
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from ..core.model.status import TicketStatus
+from .tree_model import STATUS_COLORS
 
 NODE_W, NODE_H = 176.0, 50.0
 #: Space between ranks (columns) and between neighbours in a rank.
 RANK_GAP, NODE_GAP = 64.0, 16.0
-#: (fill, outline) per status: a light fill, the outline in the tree's status colour.
+#: A light fill per status.
+FILLS: dict[TicketStatus, str] = {
+    TicketStatus.TODO: "#eceff1",
+    TicketStatus.WAITING: "#fff3c4",
+    TicketStatus.IN_PROGRESS: "#bbdefb",
+    TicketStatus.COMPLETED: "#c8e6c9",
+    TicketStatus.FAILED: "#ffcdd2",
+    TicketStatus.BLOCKED: "#ffe0b2",
+    TicketStatus.SKIPPED: "#e1bee7",
+    TicketStatus.CANCELLED: "#e0e0e0",
+}
+#: The outlines of the statuses the tree leaves uncoloured (they wait).
+_WAITING_OUTLINES = {TicketStatus.TODO: "#90a4ae", TicketStatus.WAITING: "#c79100"}
+#: (fill, outline) per status; the outline is the tree's colour of the status.
 STATUS_COLOURS: dict[TicketStatus, tuple[str, str]] = {
-    TicketStatus.TODO: ("#eceff1", "#90a4ae"),
-    TicketStatus.WAITING: ("#fff3c4", "#c79100"),
-    TicketStatus.IN_PROGRESS: ("#bbdefb", "#1565c0"),
-    TicketStatus.COMPLETED: ("#c8e6c9", "#2e7d32"),
-    TicketStatus.FAILED: ("#ffcdd2", "#c62828"),
-    TicketStatus.BLOCKED: ("#ffe0b2", "#ef6c00"),
-    TicketStatus.SKIPPED: ("#e1bee7", "#7b1fa2"),
-    TicketStatus.CANCELLED: ("#e0e0e0", "#616161"),
+    status: (FILLS[status], STATUS_COLORS.get(status) or _WAITING_OUTLINES[status])
+    for status in TicketStatus
 }
 #: The outline of a ticket with a pending approval (spawn or tool call), and its badge.
 PENDING_COLOUR = "#ff6f00"

@@ -69,6 +69,7 @@ STATUS_COLORS: dict[RowStatus, str] = {
     StreamStatus.FAILED: _FAILED,
     TicketStatus.BLOCKED: _BLOCKED,
     StreamStatus.CANCELLED: _CANCELLED,
+    TicketStatus.SKIPPED: "#7b1fa2",
 }
 #: The order of a group row's status summary: what moves first, what waits last.
 SUMMARY_ORDER: tuple[RowStatus, ...] = (
