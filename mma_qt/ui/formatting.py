@@ -1,6 +1,9 @@
-"""How numbers look in the tree, the status bar and reports. Pure functions."""
+"""How numbers (and a ticket's notes) look in the tree, the graph, the status bar and
+reports. Pure functions."""
 
 from __future__ import annotations
+
+from ..core.model.domain import Ticket
 
 
 def tokens(n: int) -> str:
@@ -25,3 +28,15 @@ def elapsed(seconds: float | None, *, precise: bool = True) -> str:
         return f"{seconds:.1f}s" if precise else f"{int(seconds)}s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s"
+
+
+def ticket_notes(ticket: Ticket) -> list[str]:
+    """A ticket's tooltip lines: its dependencies, why it is blocked, its error."""
+    lines = []
+    if ticket.depends_on:
+        lines.append("depends on " + ", ".join(ticket.depends_on))
+    if ticket.blocked_reason:
+        lines.append(f"{ticket.status.label}: {ticket.blocked_reason}")
+    if ticket.error:
+        lines.append(f"error: {ticket.error}")
+    return lines

@@ -24,6 +24,7 @@ from ..core.settings.config import Config, run_options
 from .actions import ACTION_NAMES, FIELD_NAMES, ActionSpec, install_menus, make_actions
 from .approvals_panel import ApprovalsPanel
 from .changes_panel import ChangesPanel
+from .dag_dock import install_dag_dock
 from .dialogs import NewEpicDialog
 from .epic_panel import EpicPanel
 from .log_panel import LogPanel, QtLogHandler
@@ -88,6 +89,7 @@ class MainWindow(WindowFace, QMainWindow):
         self.log_panel = LogPanel(log_handler)
         self.log_panel.setWindowTitle("Log")
         self._dock_panels()
+        self.graph = install_dag_dock(self)  # the Graph dock: the selected track's tickets
 
         self.actions_by_name = make_actions(self, self._action_specs())
         self.run_panel.add_ticket_action(self.actions_by_name["cancel_ticket"])

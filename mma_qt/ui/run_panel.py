@@ -6,7 +6,6 @@ from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Slot
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
     QLabel,
     QMenu,
     QSplitter,
@@ -18,24 +17,11 @@ from ..core.live.session import MmaSession
 from ..core.model.domain import Tier
 from ..core.model.records import StreamRecord
 from .dialogs import column
+from .stream_follow import StreamFollower
 from .stream_view import StreamView
-from .tree_model import (
-    COL_CACHE,
-    COL_COST,
-    COL_ELAPSED,
-    COL_INPUT,
-    COL_MODEL,
-    COL_NAME,
-    COL_OUTPUT,
-    COL_STATUS,
-    MmaTreeModel,
-    StreamIdRole,
-)
+from .tree_columns import ColumnFitter
+from .tree_model import MmaTreeModel, StreamIdRole
 
-COLUMN_WIDTHS = {
-    COL_STATUS: 120, COL_MODEL: 130, COL_INPUT: 60, COL_OUTPUT: 60, COL_CACHE: 55,
-    COL_COST: 70, COL_ELAPSED: 60,
-}
 NO_STREAM = "No stream selected"
 
 
@@ -50,6 +36,7 @@ class RunPanel(QSplitter):
         self.tree = self._build_tree()
         self.stream_title = QLabel(NO_STREAM)
         self.stream_view = StreamView(session.hub)
+        self.follower = StreamFollower(session, self.tree, self.show_stream)
         self.addWidget(self.tree)
         self.addWidget(column(self.stream_title, self.stream_view, stretch=self.stream_view))
         self.setStretchFactor(0, 3)
@@ -66,12 +53,8 @@ class RunPanel(QSplitter):
         tree.setAlternatingRowColors(True)
         tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        header = tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in COLUMN_WIDTHS.items():
-            header.resizeSection(col, width)
         tree.expandAll()
+        self.columns = ColumnFitter(tree, self.model, self.session, self)
         self.model.rowsInserted.connect(self._on_rows_inserted)
         self.model.modelReset.connect(tree.expandAll)
         tree.selectionModel().selectionChanged.connect(self._on_selection)

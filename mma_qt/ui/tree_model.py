@@ -69,6 +69,7 @@ STATUS_COLORS: dict[RowStatus, str] = {
     StreamStatus.FAILED: _FAILED,
     TicketStatus.BLOCKED: _BLOCKED,
     StreamStatus.CANCELLED: _CANCELLED,
+    TicketStatus.SKIPPED: "#7b1fa2",
 }
 #: The order of a group row's status summary: what moves first, what waits last.
 SUMMARY_ORDER: tuple[RowStatus, ...] = (
@@ -257,12 +258,7 @@ class MmaTreeModel(QAbstractItemModel):
         lines = [record.stream_id]
         ticket = self._session.tickets.get(record.ticket_id or "")
         if ticket is not None and record.tier is Tier.WORKER:
-            if ticket.depends_on:
-                lines.append("depends on " + ", ".join(ticket.depends_on))
-            if ticket.blocked_reason:
-                lines.append(f"{ticket.status.label}: {ticket.blocked_reason}")
-            if ticket.error:
-                lines.append(f"error: {ticket.error}")
+            lines += formatting.ticket_notes(ticket)
             if ticket.retry_count:
                 lines.append(f"retries: {ticket.retry_count}")
         if record.usage.estimated:
