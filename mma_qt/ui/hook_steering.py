@@ -78,80 +78,93 @@ class _Track(_Params):
     track_id: str
 
 
-def steering_methods(controller: Controller, parse: Parse) -> dict[str, Handler]:
-    """The methods by name, for :class:`~.hook_api.AppHookApi`'s table."""
-    session = controller.session
+class _SteeringMethods:
+    """The handlers; each parses its params, runs the command and answers."""
 
-    def status() -> dict[str, Any]:
-        return {"status": str(session.status)}
+    def __init__(self, controller: Controller, parse: Parse) -> None:
+        self.controller = controller
+        self.session = controller.session
+        self.parse = parse
 
-    def plan_epic(params: dict[str, Any]) -> dict[str, Any]:
-        p: _PlanEpic = parse(_PlanEpic, params)
-        controller.plan_epic(p.epic, p.workspace or "")
-        return {"planning": True, **status()}
+    def table(self) -> dict[str, Handler]:
+        c = self.controller
+        on_ticket = self.on_ticket
+        return {
+            "plan_epic": self.plan_epic,
+            "get_proposal": self.get_proposal,
+            "accept_tracks": self.accept_tracks,
+            "replan": self.replan,
+            "set_mode": self.set_mode,
+            "set_ticket_step": self.set_ticket_step,
+            "retry": on_ticket(_Retry, lambda p: c.retry(p.ticket_id, model=p.model,
+                                                         prompt=p.prompt)),
+            "skip": on_ticket(_Reason, lambda p: c.skip(p.ticket_id, p.reason)),
+            "block": on_ticket(_Reason, lambda p: c.block(p.ticket_id, p.reason)),
+            "unblock": on_ticket(_Ticket, lambda p: c.unblock(p.ticket_id)),
+            "set_ticket_model": on_ticket(_TicketModel,
+                                          lambda p: c.set_ticket_model(p.ticket_id, p.model)),
+            "edit_ticket": self.edit_ticket,
+            "cancel_track": self.cancel_track,
+        }
 
-    def proposed(params: dict[str, Any]) -> dict[str, Any]:
-        parse(_Params, params)
-        return {"proposed_tracks": controller.proposed_tracks(), **status()}
+    def status(self) -> dict[str, Any]:
+        return {"status": str(self.session.status)}
 
-    def accept_tracks(params: dict[str, Any]) -> dict[str, Any]:
-        p: _AcceptTracks = parse(_AcceptTracks, params)
-        controller.accept_tracks(p.tracks, p.drop)
-        return {"accepted": True, **status()}
+    def ticket_state(self, ticket_id: str) -> dict[str, Any]:
+        ticket = self.session.tickets.get(ticket_id)
+        state = None if ticket is None else str(ticket.status)
+        return {"ticket_id": ticket_id, "ticket_status": state, **self.status()}
 
-    def replan(params: dict[str, Any]) -> dict[str, Any]:
-        p: _Replan = parse(_Replan, params)
-        controller.replan(p.remark)
-        return {"replanning": True, **status()}
+    def plan_epic(self, params: dict[str, Any]) -> dict[str, Any]:
+        p: _PlanEpic = self.parse(_PlanEpic, params)
+        self.controller.plan_epic(p.epic, p.workspace or "")
+        return {"planning": True, **self.status()}
 
-    def set_mode(params: dict[str, Any]) -> dict[str, Any]:
-        p: _Mode = parse(_Mode, params)
-        return {"mode": str(controller.set_mode(p.mode))}
+    def get_proposal(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.parse(_Params, params)
+        return {"proposed_tracks": self.controller.proposed_tracks(), **self.status()}
 
-    def set_ticket_step(params: dict[str, Any]) -> dict[str, Any]:
-        p: _TicketStep = parse(_TicketStep, params)
-        controller.set_ticket_step(p.ticket_id, p.step)
+    def accept_tracks(self, params: dict[str, Any]) -> dict[str, Any]:
+        p: _AcceptTracks = self.parse(_AcceptTracks, params)
+        self.controller.accept_tracks(p.tracks, p.drop)
+        return {"accepted": True, **self.status()}
+
+    def replan(self, params: dict[str, Any]) -> dict[str, Any]:
+        p: _Replan = self.parse(_Replan, params)
+        self.controller.replan(p.remark)
+        return {"replanning": True, **self.status()}
+
+    def set_mode(self, params: dict[str, Any]) -> dict[str, Any]:
+        p: _Mode = self.parse(_Mode, params)
+        return {"mode": str(self.controller.set_mode(p.mode))}
+
+    def set_ticket_step(self, params: dict[str, Any]) -> dict[str, Any]:
+        p: _TicketStep = self.parse(_TicketStep, params)
+        self.controller.set_ticket_step(p.ticket_id, p.step)
         return {"ticket_id": p.ticket_id, "step": p.step}
 
-    def on_ticket(model: type[_TicketParams], command: Callable[[Any], None]) -> Handler:
+    def on_ticket(self, model: type[_TicketParams], command: Callable[[Any], None]) -> Handler:
         """A per-ticket method: parse, run the command, answer with the ticket's state."""
         def handler(params: dict[str, Any]) -> dict[str, Any]:
-            p = parse(model, params)
+            p = self.parse(model, params)
             command(p)
-            return ticket_state(p.ticket_id)
+            return self.ticket_state(p.ticket_id)
         return handler
 
-    def edit_ticket(params: dict[str, Any]) -> dict[str, Any]:
-        p: _EditTicket = parse(_EditTicket, params)
-        controller.edit_ticket(p.ticket_id, title=p.title, description=p.description,
-                               depends_on=p.depends_on, target_files=p.target_files)
-        ticket = session.tickets.get(p.ticket_id)
-        return {**ticket_state(p.ticket_id), "ticket": None if ticket is None else ticket.to_dict()}
+    def edit_ticket(self, params: dict[str, Any]) -> dict[str, Any]:
+        p: _EditTicket = self.parse(_EditTicket, params)
+        self.controller.edit_ticket(p.ticket_id, title=p.title, description=p.description,
+                                    depends_on=p.depends_on, target_files=p.target_files)
+        ticket = self.session.tickets.get(p.ticket_id)
+        return {**self.ticket_state(p.ticket_id),
+                "ticket": None if ticket is None else ticket.to_dict()}
 
-    def cancel_track(params: dict[str, Any]) -> dict[str, Any]:
-        p: _Track = parse(_Track, params)
-        controller.cancel_track(p.track_id)
+    def cancel_track(self, params: dict[str, Any]) -> dict[str, Any]:
+        p: _Track = self.parse(_Track, params)
+        self.controller.cancel_track(p.track_id)
         return {"cancelled": p.track_id}
 
-    def ticket_state(ticket_id: str) -> dict[str, Any]:
-        ticket = session.tickets.get(ticket_id)
-        state = None if ticket is None else str(ticket.status)
-        return {"ticket_id": ticket_id, "ticket_status": state, **status()}
 
-    return {
-        "plan_epic": plan_epic,
-        "get_proposal": proposed,
-        "accept_tracks": accept_tracks,
-        "replan": replan,
-        "set_mode": set_mode,
-        "set_ticket_step": set_ticket_step,
-        "retry": on_ticket(_Retry, lambda p: controller.retry(
-            p.ticket_id, model=p.model, prompt=p.prompt)),
-        "skip": on_ticket(_Reason, lambda p: controller.skip(p.ticket_id, p.reason)),
-        "block": on_ticket(_Reason, lambda p: controller.block(p.ticket_id, p.reason)),
-        "unblock": on_ticket(_Ticket, lambda p: controller.unblock(p.ticket_id)),
-        "set_ticket_model": on_ticket(_TicketModel, lambda p: controller.set_ticket_model(
-            p.ticket_id, p.model)),
-        "edit_ticket": edit_ticket,
-        "cancel_track": cancel_track,
-    }
+def steering_methods(controller: Controller, parse: Parse) -> dict[str, Handler]:
+    """The methods by name, for :class:`~.hook_api.AppHookApi`'s table."""
+    return _SteeringMethods(controller, parse).table()
