@@ -42,7 +42,7 @@ def summary(approval: Approval) -> str:
     """One line for the list: ``TR-1 · tool: T-003 write_file src/report.py``."""
     what = " ".join(
         str(approval[k]) for k in ("tool", "path", "command") if approval.get(k)
-    ) or str(approval.get("detail", ""))
+    ) or str(approval.get("model") or approval.get("detail", ""))
     first_line = what.splitlines()[0] if what else ""
     track = f"{approval['track_id']} · " if approval.get("track_id") else ""
     attempt = approval.get("attempt")
