@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMenu, QToolBar
 
 from mma_qt.core.model.status import RunStatus
 from mma_qt.core.run.controller import ControllerError, InvalidEdit
@@ -38,8 +38,10 @@ def test_plan_sits_beside_start_and_is_enabled_with_it(demo_app: AppParts) -> No
     window = demo_app.window
     toolbar = window.findChild(QToolBar, "RunToolbar")
     assert toolbar is not None
-    names = [a.objectName() for a in toolbar.actions()]
-    assert names[names.index("start") + 1] == "plan"
+    run_menu = [m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Run"][0]
+    for holder in (toolbar, run_menu):
+        names = [a.objectName() for a in holder.actions()]
+        assert names[names.index("start") + 1] == "plan"
     assert window.action_enabled("plan")
     window.actions_by_name["start"].setEnabled(False)  # as during a run
     assert not window.action_enabled("plan")
@@ -72,6 +74,8 @@ def test_a_proposal_fills_the_dock_and_brings_it_to_the_front(
 ) -> None:
     dock = demo_app.window.findChild(QDockWidget, "ProposalDock")
     assert dock is not None and dock.windowTitle() == "Proposal"
+    view = [m for m in demo_app.window.menuBar().findChildren(QMenu) if m.title() == "&View"]
+    assert dock.toggleViewAction() in view[0].actions()  # closed, it can come back
     panel = propose(demo_app, monkeypatch)
     assert panel.order() == ["TR-1", "TR-2", "TR-3"]
     assert panel.list.item(0).text() == "TR-1 · Report model"

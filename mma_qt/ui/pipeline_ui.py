@@ -63,6 +63,9 @@ class PipelineUi(QObject):
             window.tabifyDockWidget(approvals, dock)
             approvals.raise_()
         self.proposal.proposed.connect(self._show_proposal)
+        for menu in window.menuBar().findChildren(QMenu):
+            if menu.title() == "&View":  # built before this dock existed
+                menu.addAction(dock.toggleViewAction())
         return dock
 
     def _add_plan_action(self) -> QAction:
