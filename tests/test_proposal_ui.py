@@ -38,7 +38,7 @@ def test_plan_sits_beside_start_and_is_enabled_with_it(demo_app: AppParts) -> No
     window = demo_app.window
     toolbar = window.findChild(QToolBar, "RunToolbar")
     assert toolbar is not None
-    run_menu = [m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Run"][0]
+    run_menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Run")
     for holder in (toolbar, run_menu):
         names = [a.objectName() for a in holder.actions()]
         assert names[names.index("start") + 1] == "plan"
