@@ -142,6 +142,8 @@ def test_replan_sends_the_remark_and_waits_for_the_new_proposal(
     assert replan.calls == [(("one track for the CLI and the writer",), {})]
     demo_app.session.bus.publish("proposal", state="replanning", tracks=[])
     assert not panel.accept_button.isEnabled() and "re-planning" in panel.state.text()
+    demo_app.session.set_status(RunStatus.PLANNING)
+    assert panel.kept()[0]["description"] == TRACKS[0]["description"]  # emptied, not edited
     spy_on(monkeypatch, demo_app.controller, "proposed_tracks", returns=TRACKS[:1])
     demo_app.session.bus.publish("proposal", state="proposed", tracks=TRACKS[:1])
     assert panel.order() == ["TR-1"] and panel.accept_button.isEnabled()

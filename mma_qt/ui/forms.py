@@ -217,10 +217,6 @@ class FormDialog(QDialog):
         super().accept()
 
 
-def reason_fields(label: str = "Reason") -> list[Field]:
-    return [Field("reason", label, Kind.LINE)]
-
-
 def only(values: Mapping[str, FormValue], name: str) -> str:
     value = values.get(name, "")
     return ", ".join(value) if isinstance(value, list) else value

@@ -193,9 +193,11 @@ class ProposalPanel(QWidget):
         for widget in (self.list, self.title, self.description, self.remark, self.up_button,
                        self.down_button, self.replan_button, self.accept_button):
             widget.setEnabled(editable)
-        if not editable:
+        if not editable:  # shown empty; the tracks' drafts stay as they are
             self.title.clear()
+            self.description.blockSignals(True)
             self.description.clear()
+            self.description.blockSignals(False)
             self.extra.clear()
 
     # -- editing ----------------------------------------------------------------------
