@@ -96,7 +96,9 @@ class SpawnEditor(QWidget):
                                   stretch=self.system))
         splitter.addWidget(column(QLabel("Prompt"), self.prompt, stretch=self.prompt))
         splitter.addWidget(self.context)
-        splitter.setSizes([120, 200, 90])
+        for index, stretch in enumerate((1, 3, 1)):  # the prompt gets the room
+            splitter.setStretchFactor(index, stretch)
+        splitter.setSizes([90, 270, 90])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(model_row)
