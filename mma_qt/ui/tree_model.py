@@ -206,11 +206,11 @@ class MmaTreeModel(QAbstractItemModel):
     def _track_data(self, node: TrackNode, column: int, role: int) -> Any:
         """A track row's tooltip (the track's state and its roll-up over every tier) and
         the colour of its status cell (the track's status)."""
-        track = self._track(node.track_id)
-        if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS and track:
-            return self._brushes.get(track.status)  # type: ignore[call-overload]
+        wanted = role == Qt.ItemDataRole.ToolTipRole or (
+            role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS)
+        track = self._track(node.track_id) if wanted else None  # views ask many roles
         if role != Qt.ItemDataRole.ToolTipRole:
-            return None
+            return None if track is None else self._brushes.get(track.status)  # type: ignore[call-overload]
         lines = [f"{node.track_id} · {node.title}" if node.title else node.track_id]
         if track is not None:
             lines.append(f"track {track.status.label}" + (f": {track.error}"
