@@ -358,7 +358,7 @@ def verify_epic(parts: AppParts, workers: int, chunks: int, shown: str | None) -
         1 for t in session.tickets.values() if t.status is TicketStatus.COMPLETED
     )
     model = parts.window.model
-    rows = model.rowCount(model.tier_index(Tier.WORKER))
+    rows = model.stream_rows(Tier.WORKER)
     view_ok = False
     if shown is not None:
         worker = int(shown.rsplit("-", 1)[1])

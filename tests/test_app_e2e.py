@@ -66,8 +66,7 @@ def test_epic_through_the_hook_reaches_every_stream(
     assert_complete_run(status)
     # The window shows the same: every ticket row, totals in the status bar.
     model = demo_app.window.model
-    tier3 = model.tier_index(Tier.WORKER)
-    assert model.rowCount(tier3) == len(status["tickets"])
+    assert model.stream_rows(Tier.WORKER) == len(status["tickets"])
     assert str(status["tier_usage"]["Tier 3"]["output"]) in model.index(2, 4).data()
     assert "done" in demo_app.window.status_label.text()
 

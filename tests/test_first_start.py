@@ -45,8 +45,10 @@ def test_first_start_opens_on_80_percent_of_the_screen_centred(demo_app: AppPart
     window = demo_app.window
     available = window.screen().availableGeometry()
     size = window.geometry().size()
-    assert abs(size.width() - 0.8 * available.width()) <= 2
-    assert abs(size.height() - 0.8 * available.height()) <= 2
+    # 80 % of the screen, unless that is below what the window's docks need at least.
+    least = window.minimumSizeHint()
+    assert abs(size.width() - max(0.8 * available.width(), least.width())) <= 2
+    assert abs(size.height() - max(0.8 * available.height(), least.height())) <= 2
     centre, middle = window.geometry().center(), available.center()
     assert abs(centre.x() - middle.x()) <= 2 and abs(centre.y() - middle.y()) <= 2
 
@@ -78,10 +80,12 @@ def test_columns_fit_ticket_titles_and_numbers_through_a_run(
     window.start(sample_epic(), str(tmp_path))
     qtbot.waitUntil(lambda: demo_app.session.status in FINAL, timeout=60_000)
     model.flush()
-    assert model.rowCount(model.tier_index(Tier.WORKER)) >= 5
-    # Tier 1 and 2 rows are named after the epic and the track: elided, not fitted.
+    assert model.stream_rows(Tier.WORKER) >= 5
+    # Tier 1 and 2 rows, and track rows, are named after the epic and the track: elided,
+    # not fitted.
     named = [model.tier_index(tier) for tier in Tier]
-    named += [*rows(model, named[Tier.WORKER - 1]), *rows(model, named[Tier.QA - 1])]
+    named += [index for tier in (Tier.WORKER, Tier.QA)
+              for index in rows(model, named[tier - 1]) if model.record(index) is not None]
     cells = [idx.siblingAtColumn(c) for idx in named for c in (COL_NAME, *NUMERIC)]
     cells += [idx.siblingAtColumn(c) for idx in rows(model) for c in NUMERIC]
 

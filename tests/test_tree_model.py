@@ -17,11 +17,16 @@ from mma_qt.core.model.domain import Ticket, Tier, Track, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
 from mma_qt.core.model.prompts import sample_epic
-from mma_qt.core.model.status import RunStatus, StreamStatus, TicketStatus
+from mma_qt.core.model.status import RunStatus, StreamStatus, TicketStatus, TrackStatus
+from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario
+from mma_qt.ui import formatting
 from mma_qt.ui.tree_model import (
+    COL_COST,
     COL_ELAPSED,
+    COL_INPUT,
     COL_NAME,
+    COL_OUTPUT,
     COL_STATUS,
     STATUS_COLORS,
     MmaTreeModel,
@@ -186,3 +191,60 @@ def test_every_status_a_row_can_show_has_a_colour_unless_it_waits() -> None:
     waiting = {StreamStatus.WAITING, TicketStatus.TODO}
     for status in [*StreamStatus, *TicketStatus]:
         assert (status in STATUS_COLORS) is (status not in waiting), status
+
+
+def test_a_track_row_rolls_up_the_usage_and_cost_of_its_tickets(session: MmaSession) -> None:
+    model = MmaTreeModel(session, session, track_tiers=GROUPED)
+    two_tracks(session)
+    for ticket_id, tokens in (("T-001", 1000), ("T-002", 2000), ("T-003", 4000)):
+        session.add_usage(stream_id(Tier.WORKER, ticket_id), "gpt-4o",
+                          Usage(input=tokens, output=tokens // 10))
+    model.flush()
+    parser = model.index(0, 0, model.tier_index(Tier.WORKER))
+    assert model.index(0, COL_INPUT, parser.parent()).data() == "3000"
+    assert model.index(0, COL_OUTPUT, parser.parent()).data() == "300"
+    cost = sum(session.records[stream_id(Tier.WORKER, t)].cost_usd for t in ("T-001", "T-002"))
+    assert cost > 0
+    assert model.index(0, COL_COST, parser.parent()).data() == formatting.cost(cost)
+    assert model.index(1, COL_INPUT, parser.parent()).data() == "4000"  # TR-2 apart
+
+
+def test_a_track_event_repaints_its_rows_whose_tooltip_and_colour_tell_its_status(
+    session: MmaSession,
+) -> None:
+    model = MmaTreeModel(session, session, track_tiers=GROUPED)
+    two_tracks(session)
+    model.flush()
+    changes: list[QModelIndex] = []
+    model.dataChanged.connect(lambda top, bottom, roles=(): changes.append(top))
+    writer = session.tracks[1]
+    writer.status, writer.error = TrackStatus.FAILED, "Tier 2 gave no plan"
+    session.bus.publish("track", track_id="TR-2", status="failed", error=writer.error)
+    model.flush()
+    row = model.index(1, COL_STATUS, model.tier_index(Tier.WORKER))
+    assert [(c.parent(), c.row()) for c in changes] == [(row.parent(), 1)]
+    tooltip = row.siblingAtColumn(COL_NAME).data(Qt.ItemDataRole.ToolTipRole)
+    assert "track failed: Tier 2 gave no plan" in tooltip
+    assert "whole track (every tier): input 0" in tooltip
+    colour = row.data(Qt.ItemDataRole.ForegroundRole).color().name()
+    assert colour == STATUS_COLORS[StreamStatus.FAILED]
+
+
+@pytest.mark.ui
+def test_the_window_groups_tier_2_3_and_4_streams_under_their_track(
+    flaky_app: AppParts, qtmodeltester: Any
+) -> None:
+    session, model = flaky_app.session, flaky_app.window.model
+    qtmodeltester.check(model)
+    two_tracks(session)
+    for track_id, sid in (("TR-1", "Tier 2 (Tech Lead)"), ("TR-2", "Tier 2 (Tech Lead): TR-2")):
+        session.open_stream(Tier.TECH_LEAD, title=f"plan {track_id}", track_id=track_id,
+                            sid=sid)
+    session.open_stream(Tier.QA, "T-003", "QA T-003: Output", track_id="TR-2")
+    plan = model.index_of("Tier 2 (Tech Lead): TR-2")
+    assert plan.parent().data() == "TR-2 · Writer"
+    assert plan.parent().parent() == model.tier_index(Tier.TECH_LEAD)
+    assert model.index_of(stream_id(Tier.QA, "T-003")).parent().data() == "TR-2 · Writer"
+    assert model.index_of(stream_id(Tier.WORKER, "T-001")).parent().data() == "TR-1 · Parser"
+    assert model.stream_rows(Tier.WORKER) == 3 and model.stream_rows(Tier.TECH_LEAD) == 2
+    qtmodeltester.check(model)

@@ -47,10 +47,11 @@ def test_model_passes_qtmodeltester_through_a_whole_run(
     run_to_end(demo_app, qtbot, tmp_path)
     qtmodeltester.check(model)
     tier3 = model.tier_index(Tier.WORKER)
-    assert model.rowCount(tier3) == len(demo_app.session.tickets) >= 5
-    first = model.index(0, 0, tier3)
+    assert model.stream_rows(Tier.WORKER) == len(demo_app.session.tickets) >= 5
+    track = model.index(0, 0, tier3)  # the tickets sit under their track's row
+    first = model.index(0, 0, track)
     assert first.data(StreamIdRole) == "Tier 3 (Worker): T-001"
-    assert model.parent(first) == tier3
+    assert model.parent(first) == track and model.parent(track) == tier3
     assert demo_app.window.tree.uniformRowHeights()
 
 
@@ -216,8 +217,8 @@ def test_ticket_rows_show_their_ticket_status_from_the_plan_on(demo_app: AppPart
     track = Track("TR-1", "Track")
     session.set_plan(track, [Ticket("T-001", "First"), Ticket("T-002", "Second", ("T-001",))])
     model = demo_app.window.model
-    tier3 = model.tier_index(Tier.WORKER)
-    shown = [model.index(row, COL_STATUS, tier3).data() for row in range(model.rowCount(tier3))]
+    track = model.index(0, 0, model.tier_index(Tier.WORKER))
+    shown = [model.index(row, COL_STATUS, track).data() for row in range(model.rowCount(track))]
     assert shown == ["todo", "todo"]
 
 

@@ -1,10 +1,13 @@
 """The Approvals dock: every pending decision, oldest first, and what each one would do.
 
-An approval is the controller's dict (``key``, ``kind``, ``ticket_id``, ``detail``; a
-tool call adds ``tool``, ``path`` or ``command``, ``diff``, ``note`` and ``editable``).
-The detail pane shows the diff (coloured), else the command, else the detail. The panel
-only says what the user wants (``approveRequested`` / ``rejectRequested``); the window
-passes that to the controller.
+An approval is the controller's dict (``key``, ``kind``, ``ticket_id``, ``track_id``,
+``detail``; a tool call adds ``tool``, ``path`` or ``command``, ``diff``, ``note`` and
+``editable``; a spawn adds ``attempt``, ``model``, ``system``, ``prompt`` and ``context``).
+The detail pane shows the diff (coloured), else the command, else the detail; a spawn
+shows its :class:`~.spawn_editor.SpawnEditor` (system text, editable prompt and model,
+context parts). Each item is labelled by its track. The panel only says what the user
+wants (``approveRequested`` / ``rejectRequested`` / ``ticketChosen``); the window passes
+that to the controller and the tree.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from .dialogs import TextDialog, column, fixed_font
 from .diff_highlighter import DiffHighlighter
+from .spawn_editor import Draft, SpawnEditor, is_editable_spawn
 
 Approval = Mapping[str, Any]
 
@@ -34,31 +39,45 @@ TITLE = "Approvals"
 
 
 def summary(approval: Approval) -> str:
-    """One line for the list: ``tool: T-003 write_file src/report.py``."""
+    """One line for the list: ``TR-1 · tool: T-003 write_file src/report.py``."""
     what = " ".join(
         str(approval[k]) for k in ("tool", "path", "command") if approval.get(k)
-    ) or str(approval.get("detail", ""))
+    ) or str(approval.get("model") or approval.get("detail", ""))
     first_line = what.splitlines()[0] if what else ""
-    return f"{approval.get('kind', '?')}: {approval.get('ticket_id', '')} {first_line}".strip()
+    track = f"{approval['track_id']} · " if approval.get("track_id") else ""
+    attempt = approval.get("attempt")
+    again = f" (attempt {attempt})" if isinstance(attempt, int) and attempt > 1 else ""
+    line = f"{approval.get('kind', '?')}: {approval.get('ticket_id', '')}{again} {first_line}"
+    return track + line.strip()
 
 
 class ApprovalsPanel(QWidget):
     """List + detail pane + Approve / Edit… / Reject…; the title counts what is pending."""
 
-    #: The user approves ``key``; the second value is the edited text, or None.
+    #: The user approves ``key``; the second value is the edited text of a tool call, a
+    #: spawn's edits (``{"prompt"?, "model"?}``: only what changed), or None.
     approveRequested = Signal(str, object)
     #: The user rejects ``key``, with a reason (may be empty).
     rejectRequested = Signal(str, str)
+    #: The user picked an approval in the list: the ticket it is about.
+    ticketChosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._approvals: dict[str, Approval] = {}
+        #: Unsent edits of spawns, by key (kept while another approval is shown).
+        self._drafts: dict[str, Draft] = {}
+        #: The spawn the editor shows (its edits are the user's until answered).
+        self._spawn_key: str | None = None
         self.setWindowTitle(TITLE)
         self.list = QListWidget()
-        self.list.setToolTip("Pending approvals, oldest first. Untick Auto-approve to be asked.")
+        self.list.setToolTip("Pending approvals, oldest first, labelled by track; pick one to see "
+                             "its ticket. Choose the Step mode to be asked before each spawn.")
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.currentItemChanged.connect(self._show_current)
+        self.list.itemClicked.connect(self._choose_ticket)
+        self.list.currentItemChanged.connect(self._choose_ticket)
         self.header = QLabel()
         self.header.setWordWrap(True)
         self.detail = QPlainTextEdit()
@@ -68,6 +87,7 @@ class ApprovalsPanel(QWidget):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.hide()
+        self.spawn = SpawnEditor()
         self.approve_button = QPushButton("Approve")
         self.edit_button = QPushButton("Edit…")
         self.edit_button.setToolTip("Change the proposed content or command, then approve")
@@ -81,7 +101,10 @@ class ApprovalsPanel(QWidget):
     def _lay_out(self) -> None:
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.list)
-        splitter.addWidget(column(self.header, self.detail, self.note, stretch=self.detail))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.detail)
+        self.pages.addWidget(self.spawn)
+        splitter.addWidget(column(self.header, self.pages, self.note, stretch=self.pages))
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
         buttons = QHBoxLayout()
@@ -96,7 +119,11 @@ class ApprovalsPanel(QWidget):
     def set_approvals(self, approvals: Sequence[Approval]) -> None:
         """Show these approvals (oldest first, as given); the selection stays on its key."""
         kept = self.current_key()
+        self._keep_draft()
         self._approvals = {str(a["key"]): a for a in approvals}
+        self._drafts = {k: d for k, d in self._drafts.items() if k in self._approvals}
+        if self._spawn_key not in self._approvals:
+            self._spawn_key = None
         self.list.blockSignals(True)
         try:
             self.list.clear()
@@ -132,13 +159,19 @@ class ApprovalsPanel(QWidget):
             button.setEnabled(approval is not None)
         self.edit_button.setEnabled(approval is not None and approval.get("editable") is not None)
         self.header.setVisible(approval is not None)
+        self.pages.setCurrentWidget(self.detail)
         if approval is None:
             self._show_text("", diff=False, fixed=False)
             self.note.hide()
             return
-        where = [str(approval[k]) for k in ("ticket_id", "tool", "path") if approval.get(k)]
+        where = [str(approval[k])
+                 for k in ("track_id", "ticket_id", "tool", "path") if approval.get(k)]
+        if approval.get("attempt"):
+            where.append(f"attempt {approval['attempt']}")
         self.header.setText(" · ".join([str(approval.get("kind", "?")), *where]))
-        if approval.get("diff"):
+        if is_editable_spawn(approval):
+            self._show_spawn(approval)
+        elif approval.get("diff"):
             self._show_text(str(approval["diff"]), diff=True, fixed=True)
         elif approval.get("command"):
             self._show_text(str(approval["command"]), diff=False, fixed=True)
@@ -148,6 +181,29 @@ class ApprovalsPanel(QWidget):
         self.note.setText(note)
         self.note.setVisible(bool(note))
 
+    def _show_spawn(self, approval: Approval) -> None:
+        """The spawn editor; the user's edits of this spawn stay while it is pending."""
+        key = str(approval["key"])
+        if key != self._spawn_key:
+            self._keep_draft()
+            self.spawn.load(approval, self._drafts.get(key))
+            self._spawn_key = key
+        self.pages.setCurrentWidget(self.spawn)
+
+    def _keep_draft(self) -> None:
+        if self._spawn_key is not None:
+            self._drafts[self._spawn_key] = self.spawn.draft()
+
+    def set_models(self, models: Sequence[str]) -> None:
+        """The models a spawn may be given (the provider's Tier 3 models)."""
+        self.spawn.set_models(models)
+
+    @Slot()
+    def _choose_ticket(self) -> None:
+        approval = self.current()
+        if approval is not None and approval.get("ticket_id"):
+            self.ticketChosen.emit(str(approval["ticket_id"]))
+
     def _show_text(self, text: str, *, diff: bool, fixed: bool) -> None:
         self.highlighter.active = diff  # before the text goes in: it is highlighted then
         self.detail.setFont(fixed_font() if fixed else self.font())
@@ -156,9 +212,12 @@ class ApprovalsPanel(QWidget):
     # -- the user's answers --------------------------------------------------------------
     @Slot()
     def approve_current(self) -> None:
-        key = self.current_key()
-        if key is not None:
-            self.approveRequested.emit(key, None)
+        approval = self.current()
+        if approval is None:
+            return
+        key = str(approval["key"])
+        edits = self.spawn.edits() if key == self._spawn_key else {}
+        self.approveRequested.emit(key, edits or None)
 
     @Slot()
     def edit_current(self) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, 
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from ..core.model.status import TicketStatus
-from .tree_model import STATUS_COLORS
+from .tree_cells import STATUS_COLORS
 
 NODE_W, NODE_H = 176.0, 50.0
 #: Space between ranks (columns) and between neighbours in a rank.

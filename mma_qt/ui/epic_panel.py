@@ -1,22 +1,24 @@
 """The epic panel: what to build, where (the workspace folder), and whether to be asked:
-before each spawn (Auto-approve spawns) and before tool calls (the tool policy)."""
+before each spawn (the mode: Step or Auto) and before tool calls (the tool policy)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox,
+    QAbstractButton,
+    QButtonGroup,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core.model.status import ToolPolicy
+from ..core.model.status import RunMode, ToolPolicy
 from .dialogs import browse_folder
 
 #: What each tool policy means, shown in the selector.
@@ -28,11 +30,14 @@ POLICY_LABELS = {
 
 
 class EpicPanel(QWidget):
-    """The epic text, the workspace folder (typed or browsed), the Auto-approve toggle and
-    the tool policy selector."""
+    """The epic text, the workspace folder (typed or browsed), the mode toggle (Step: every
+    spawn waits for approval; Auto: none does) and the tool policy selector."""
 
-    #: Auto-approve was ticked or unticked (by the user or :meth:`set_auto`).
+    #: The mode changed to Auto (True) or Step (False), by the user, :meth:`set_auto` or
+    #: :meth:`show_mode`.
     autoToggled = Signal(bool)
+    #: The user chose a mode (its value), or :meth:`set_auto` did; not :meth:`show_mode`.
+    modeChosen = Signal(str)
     #: The user chose a tool policy (its value); not emitted by :meth:`set_policy`.
     policyChosen = Signal(str)
 
@@ -46,9 +51,7 @@ class EpicPanel(QWidget):
         self.workspace_edit.setPlaceholderText("Workspace folder (default: current folder)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        self.auto_check = QCheckBox("Auto-approve spawns")
-        self.auto_check.setChecked(auto)
-        self.auto_check.toggled.connect(self.autoToggled)
+        self.mode_buttons = self._mode_toggle(auto)
         self.policy_combo = QComboBox()
         self.policy_combo.setObjectName("toolPolicy")
         self.policy_combo.setToolTip("Tool calls that change the workspace: which are "
@@ -61,7 +64,9 @@ class EpicPanel(QWidget):
         row.addWidget(QLabel("Workspace"))
         row.addWidget(self.workspace_edit, 1)
         row.addWidget(browse)
-        row.addWidget(self.auto_check)
+        row.addWidget(QLabel("Mode"))
+        for button in self.mode_buttons.values():
+            row.addWidget(button)
         row.addWidget(QLabel("Tools"))
         row.addWidget(self.policy_combo)
         layout = QVBoxLayout(self)
@@ -81,11 +86,49 @@ class EpicPanel(QWidget):
     def set_workspace(self, folder: str) -> None:
         self.workspace_edit.setText(folder)
 
+    def _mode_toggle(self, auto: bool) -> dict[RunMode, QToolButton]:
+        tips = {RunMode.STEP: "Step: every spawn waits for your approval (you can edit its "
+                              "prompt and model)",
+                RunMode.AUTO: "Auto: spawns start at once (tickets marked Step still wait)"}
+        self._mode_group = QButtonGroup(self)
+        buttons: dict[RunMode, QToolButton] = {}
+        for mode in RunMode:
+            button = QToolButton()
+            button.setObjectName(f"mode_{mode}")
+            button.setText(mode.label.capitalize())
+            button.setCheckable(True)
+            button.setAutoRaise(False)
+            button.setToolTip(tips[mode] + " — this run and the next")
+            self._mode_group.addButton(button)
+            buttons[mode] = button
+        buttons[RunMode.AUTO if auto else RunMode.STEP].setChecked(True)
+        self._mode_group.buttonClicked.connect(self._on_mode_clicked)
+        self._mode_group.buttonToggled.connect(self._on_mode_toggled)
+        return buttons
+
+    def mode(self) -> RunMode:
+        return RunMode.AUTO if self.mode_buttons[RunMode.AUTO].isChecked() else RunMode.STEP
+
+    def show_mode(self, mode: RunMode | str) -> None:
+        """Show ``mode`` as the current one (the controller's), without emitting modeChosen."""
+        self.mode_buttons[RunMode(mode)].setChecked(True)
+
     def auto(self) -> bool:
-        return self.auto_check.isChecked()
+        return self.mode() is RunMode.AUTO
 
     def set_auto(self, auto: bool) -> None:
-        self.auto_check.setChecked(auto)
+        """Choose Auto or Step, as the user would (emits modeChosen)."""
+        self.show_mode(RunMode.AUTO if auto else RunMode.STEP)
+        self.modeChosen.emit(str(self.mode()))
+
+    @Slot(QAbstractButton)
+    def _on_mode_clicked(self, button: QAbstractButton) -> None:
+        self.modeChosen.emit(str(self.mode()))
+
+    @Slot(QAbstractButton, bool)
+    def _on_mode_toggled(self, button: QAbstractButton, checked: bool) -> None:
+        if checked:
+            self.autoToggled.emit(button is self.mode_buttons[RunMode.AUTO])
 
     def policy(self) -> str:
         return str(self.policy_combo.currentData())

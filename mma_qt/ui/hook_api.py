@@ -28,7 +28,7 @@ from ..core.run.approvals import ApprovalError
 from ..core.run.controller import Controller, ControllerError, InvalidEdit
 from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, LargeResult, RpcError
 from .hook_steering import steering_methods
-from .main_window import ACTION_NAMES, FIELD_NAMES, MainWindow
+from .main_window import FIELD_NAMES, MainWindow
 
 #: JSON-RPC "server error" range: the app refuses the request in its current state.
 REFUSED = -32000
@@ -201,7 +201,7 @@ class AppHookApi:
         self._parse(_NoParams, params)
         return {
             "methods": self.method_names,
-            "actions": list(ACTION_NAMES),
+            "actions": self.window.action_names(),
             "fields": list(FIELD_NAMES),
             "events": list(EVENT_TYPES),
         }

@@ -30,6 +30,7 @@ from .epic_panel import EpicPanel
 from .log_panel import LogPanel, QtLogHandler
 from .mcp_page import McpServersPage, server_statuses
 from .merge import MergeControl
+from .pipeline_ui import install_pipeline_ui
 from .run_panel import RunPanel
 from .settings_dialog import SettingsDialog
 from .status_bar import RunStatusBar
@@ -92,7 +93,6 @@ class MainWindow(WindowFace, QMainWindow):
         self.graph = install_dag_dock(self)  # the Graph dock: the selected track's tickets
 
         self.actions_by_name = make_actions(self, self._action_specs())
-        self.run_panel.add_ticket_action(self.actions_by_name["cancel_ticket"])
         install_menus(self, self.actions_by_name)
         self._build_status_bar()
         self.session.statusChanged.connect(self._on_status_changed)
@@ -101,6 +101,8 @@ class MainWindow(WindowFace, QMainWindow):
         self._update_actions()
         self._refresh_approvals()
         self.refresh_status()
+        self.pipeline = install_pipeline_ui(self)  # Plan, Proposal, mode, ticket menu, badge
+        self.graph.ticketMenuRequested.connect(self.pipeline.ticket_menu.popup)
         restore_window(self, self.run_panel, self.epic_panel)
 
     # -- construction --------------------------------------------------------------------
@@ -269,8 +271,9 @@ class MainWindow(WindowFace, QMainWindow):
 
     @Slot(str, object)
     def _on_approve_requested(self, key: str, edited: object) -> None:
-        text = edited if isinstance(edited, str) else None  # None: approved as proposed
-        self._guard("Approve", self.controller.resolve_approval, key, True, edited=text)
+        """``edited``: a tool call's edited text, a spawn's edits ({prompt?, model?}), None."""
+        edits = edited if isinstance(edited, dict) else {"edited": edited}
+        self._guard("Approve", self.controller.resolve_approval, key, True, **edits)
 
     @Slot(str, str)
     def _on_reject_requested(self, key: str, reason: str) -> None:

@@ -1,9 +1,13 @@
-"""The run panel: the live tree of tiers and tickets beside the selected row's stream."""
+"""The run panel: the live tree of tiers, tracks and tickets beside the selected row's
+stream. Tier 2, 3 and 4 streams sit under a row per track (:data:`TRACK_TIERS`), which
+rolls up the track's usage and cost in that tier."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Slot
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -23,16 +27,21 @@ from .tree_columns import ColumnFitter
 from .tree_model import MmaTreeModel, StreamIdRole
 
 NO_STREAM = "No stream selected"
+#: The tiers whose streams are grouped under their track's row.
+TRACK_TIERS = (Tier.TECH_LEAD, Tier.WORKER, Tier.QA)
+#: Adds the actions of a ticket (or a track) to a context menu: (menu, id).
+MenuFiller = Callable[[QMenu, str], None]
 
 
 class RunPanel(QSplitter):
     """Tree (left) and stream view (right). Selecting a row shows its stream; a row's
-    context menu offers the ticket actions the window hands over, and copying its text."""
+    context menu offers the ticket's (or track's) actions the window hands over
+    (:attr:`ticket_menu`, :attr:`track_menu`), and copying its text."""
 
     def __init__(self, session: MmaSession, parent: QWidget | None = None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
         self.session = session
-        self.model = MmaTreeModel(session, self)
+        self.model = MmaTreeModel(session, self, track_tiers=TRACK_TIERS)
         self.tree = self._build_tree()
         self.stream_title = QLabel(NO_STREAM)
         self.stream_view = StreamView(session.hub)
@@ -42,8 +51,10 @@ class RunPanel(QSplitter):
         self.setStretchFactor(0, 3)
         self.setStretchFactor(1, 2)
         self.setSizes([760, 480])
-        #: Offered in a Tier 3 row's context menu (the window's, e.g. Cancel ticket).
-        self._ticket_actions: list[QAction] = []
+        #: Fill a Tier 3 row's context menu with its ticket's actions (the window's).
+        self.ticket_menu: MenuFiller | None = None
+        #: Fill a track row's context menu with the track's actions.
+        self.track_menu: MenuFiller | None = None
 
     def _build_tree(self) -> QTreeView:
         tree = QTreeView()
@@ -61,10 +72,6 @@ class RunPanel(QSplitter):
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         tree.customContextMenuRequested.connect(self._on_tree_menu)
         return tree
-
-    def add_ticket_action(self, action: QAction) -> None:
-        """Offer ``action`` in the context menu of Tier 3 (ticket) rows."""
-        self._ticket_actions.append(action)
 
     def current_record(self) -> StreamRecord | None:
         return self.model.record(self.tree.currentIndex())
@@ -101,18 +108,30 @@ class RunPanel(QSplitter):
     @Slot(QPoint)
     def _on_tree_menu(self, pos: QPoint) -> None:
         index = self.tree.indexAt(pos)
-        record = self.model.record(index)
-        if record is None:
+        menu = self._menu_for(index)
+        if menu is None:
             return
         self.tree.setCurrentIndex(index)
-        menu = QMenu(self)
-        if record.tier is Tier.WORKER:
-            for action in self._ticket_actions:
-                menu.addAction(action)
-        copy = menu.addAction("Copy stream text")
-        copy.triggered.connect(self._copy_stream)
         menu.aboutToHide.connect(menu.deleteLater)
         menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    def _menu_for(self, index: QModelIndex) -> QMenu | None:
+        """A stream row: its ticket's actions (Tier 3) and Copy; a track row: the track's
+        actions; else no menu."""
+        record = self.model.record(index)
+        track_id = self.model.track_id(index)
+        if record is None and (track_id is None or self.track_menu is None):
+            return None
+        menu = QMenu(self)
+        if record is not None:
+            if record.tier is Tier.WORKER and record.ticket_id and self.ticket_menu:
+                self.ticket_menu(menu, record.ticket_id)
+                menu.addSeparator()
+            copy = menu.addAction("Copy stream text")
+            copy.triggered.connect(self._copy_stream)
+        elif track_id is not None and self.track_menu is not None:
+            self.track_menu(menu, track_id)
+        return menu
 
     @Slot()
     def _copy_stream(self) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QHeaderView, QSplitter, QStyle, QStyleOptionHeader
 from ..core.live.session import MmaSession
 from ..core.model.domain import Tier
 from ..core.model.status import StreamStatus, TicketStatus
-from .tree_model import (
+from .tree_cells import (
     COL_CACHE,
     COL_COST,
     COL_ELAPSED,
@@ -33,8 +33,8 @@ from .tree_model import (
     COLUMNS,
     NUMERIC,
     TIER_TITLES,
-    MmaTreeModel,
 )
+from .tree_model import MmaTreeModel
 
 #: What each column is sized for before a run shows its real values (formatting's widest).
 SAMPLES: dict[int, tuple[str, ...]] = {

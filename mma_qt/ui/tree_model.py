@@ -29,20 +29,35 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from ..core.live.session import MmaSession
-from ..core.model.domain import Tier
+from ..core.model.domain import Tier, Track
 from ..core.model.records import Rollup, StreamRecord
-from ..core.model.status import RowStatus, StreamStatus, TicketStatus
 from . import formatting
+from .tree_cells import (  # the tree's vocabulary, re-exported: see __all__
+    COL_CACHE,
+    COL_COST,
+    COL_ELAPSED,
+    COL_INPUT,
+    COL_MODEL,
+    COL_NAME,
+    COL_OUTPUT,
+    COL_STATUS,
+    COLUMNS,
+    NUMERIC,
+    RIGHT,
+    STATUS_COLORS,
+    TIER_TITLES,
+    rollup_line,
+    summary,
+    usage_column,
+)
 from .tree_nodes import GroupNode, Node, RowTree, StreamNode, TrackNode
 
 Index = QModelIndex | QPersistentModelIndex
 
-COLUMNS = ("Name", "Status", "Model", "Input", "Output", "Cache", "Cost", "Elapsed")
-COL_NAME, COL_STATUS, COL_MODEL, COL_INPUT, COL_OUTPUT, COL_CACHE, COL_COST, COL_ELAPSED = (
-    range(len(COLUMNS))
-)
-NUMERIC = frozenset({COL_INPUT, COL_OUTPUT, COL_CACHE, COL_COST, COL_ELAPSED})
-RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+__all__ = [
+    "COLUMNS", "COL_CACHE", "COL_COST", "COL_ELAPSED", "COL_INPUT", "COL_MODEL", "COL_NAME",
+    "COL_OUTPUT", "COL_STATUS", "STATUS_COLORS", "MmaTreeModel", "StatusRole", "StreamIdRole",
+]
 
 #: The stream id of a stream row; None on a tier or track row.
 StreamIdRole = Qt.ItemDataRole.UserRole + 1
@@ -51,32 +66,6 @@ TierRole = Qt.ItemDataRole.UserRole + 2
 #: The status of a stream row: a :data:`~mma_qt.core.model.status.RowStatus`.
 StatusRole = Qt.ItemDataRole.UserRole + 3
 
-TIER_TITLES = {
-    Tier.ORCHESTRATOR: "Tier 1 · Orchestrator",
-    Tier.TECH_LEAD: "Tier 2 · Tech Lead",
-    Tier.WORKER: "Tier 3 · Workers",
-    Tier.QA: "Tier 4 · QA",
-}
-_RUNNING, _DONE, _FAILED, _BLOCKED, _CANCELLED = (
-    "#1565c0", "#2e7d32", "#c62828", "#ef6c00", "#757575"
-)
-#: Status colours. A stream status and a ticket status of the same value are equal keys.
-STATUS_COLORS: dict[RowStatus, str] = {
-    StreamStatus.RUNNING: _RUNNING,
-    TicketStatus.IN_PROGRESS: _RUNNING,
-    StreamStatus.DONE: _DONE,
-    TicketStatus.COMPLETED: _DONE,
-    StreamStatus.FAILED: _FAILED,
-    TicketStatus.BLOCKED: _BLOCKED,
-    StreamStatus.CANCELLED: _CANCELLED,
-    TicketStatus.SKIPPED: "#7b1fa2",
-}
-#: The order of a group row's status summary: what moves first, what waits last.
-SUMMARY_ORDER: tuple[RowStatus, ...] = (
-    TicketStatus.IN_PROGRESS, StreamStatus.RUNNING, TicketStatus.COMPLETED, StreamStatus.DONE,
-    TicketStatus.FAILED, TicketStatus.BLOCKED, TicketStatus.CANCELLED, TicketStatus.TODO,
-    StreamStatus.WAITING,
-)
 REFRESH_MS = 100
 #: Live output estimates repaint every Nth refresh (~3 Hz): painting cells, not counting,
 #: is what costs at 32 parallel streams.
@@ -112,6 +101,7 @@ class MmaTreeModel(QAbstractItemModel):
         session.streamsReset.connect(self._on_reset)
         session.usageChanged.connect(self._on_usage_changed)
         session.hub.appended.connect(self._on_text)
+        session.bus.published.connect(self._on_event)
         self._load()
 
     # -- structure -------------------------------------------------------------------
@@ -190,6 +180,10 @@ class MmaTreeModel(QAbstractItemModel):
     def tier_index(self, tier: Tier, column: int = 0) -> QModelIndex:
         return self._index(self._rows.tiers[tier], column)
 
+    def stream_rows(self, tier: Tier) -> int:
+        """How many stream rows the tier has, under its track rows or not."""
+        return len(self._rows.tiers[tier].records())
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         node = self._rows.nodes.get(index.internalId())
         if node is None:
@@ -205,7 +199,25 @@ class MmaTreeModel(QAbstractItemModel):
             return int(node.tier)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._group_display(node, column)
+        if isinstance(node, TrackNode):
+            return self._track_data(node, column, role)
         return None
+
+    def _track_data(self, node: TrackNode, column: int, role: int) -> Any:
+        """A track row's tooltip (the track's state and its roll-up over every tier) and
+        the colour of its status cell (the track's status)."""
+        wanted = role == Qt.ItemDataRole.ToolTipRole or (
+            role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS)
+        track = self._track(node.track_id) if wanted else None  # views ask many roles
+        if role != Qt.ItemDataRole.ToolTipRole:
+            return None if track is None else self._brushes.get(track.status)  # type: ignore[call-overload]
+        lines = [f"{node.track_id} · {node.title}" if node.title else node.track_id]
+        if track is not None:
+            lines.append(f"track {track.status.label}" + (f": {track.error}"
+                                                          if track.error else ""))
+        lines.append(rollup_line("whole track (every tier)",
+                                 self._session.track_rollup(node.track_id)))
+        return "\n".join(lines)
 
     def _record_data(self, record: StreamRecord, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
@@ -228,10 +240,10 @@ class MmaTreeModel(QAbstractItemModel):
                 return f"{node.track_id} · {node.title}" if node.title else node.track_id
             return TIER_TITLES[node.tier]
         if column == COL_STATUS:
-            return _summary(node.records())
+            return summary(node.records())
         if column == COL_ELAPSED:
             return ""
-        return _usage_column(self._rollup(node), column)
+        return usage_column(self._rollup(node), column)
 
     def _rollup(self, node: GroupNode) -> Rollup:
         if not isinstance(node, TrackNode):
@@ -252,7 +264,7 @@ class MmaTreeModel(QAbstractItemModel):
             live = self._session.live_output(record)
             if live:
                 return "~" + formatting.tokens(record.usage.output + live)
-        return _usage_column(Rollup.of([record]), column)
+        return usage_column(Rollup.of([record]), column)
 
     def _tooltip(self, record: StreamRecord) -> str:
         lines = [record.stream_id]
@@ -274,11 +286,27 @@ class MmaTreeModel(QAbstractItemModel):
             for parent, node in self._rows.new_rows(record, self._track_title):
                 self._rows.attach(parent, node)
 
-    def _track_title(self, track_id: str) -> str:
+    def _track(self, track_id: str) -> Track | None:
         for track in self._session.tracks:
             if track.id == track_id:
-                return track.title
-        return ""
+                return track
+        return None
+
+    def _track_title(self, track_id: str) -> str:
+        track = self._track(track_id)
+        return "" if track is None else track.title
+
+    @Slot(object)
+    def _on_event(self, event: dict[str, Any]) -> None:
+        """A track changed (its status, or the accepted tracks' titles): its rows repaint
+        on the next flush."""
+        if event["type"] not in ("track", "tracks"):
+            return
+        changed = event.get("track_id")
+        for (_, track_id), node in self._rows.tracks.items():
+            if changed in (None, track_id):
+                node.title = self._track_title(track_id) or node.title
+                self._groups_dirty.add(node)
 
     @Slot()
     def _on_reset(self) -> None:
@@ -363,25 +391,3 @@ class MmaTreeModel(QAbstractItemModel):
             top, bottom = parent.children[min(rows)], parent.children[max(rows)]
             self.dataChanged.emit(self._index(top, first), self._index(bottom, last), roles)
 
-
-def _usage_column(rollup: Rollup, column: int) -> str:
-    usage = rollup.usage
-    mark = "~" if usage.estimated else ""
-    if column == COL_MODEL:
-        return ", ".join(rollup.models)
-    if column == COL_INPUT:
-        return mark + formatting.tokens(usage.input)
-    if column == COL_OUTPUT:
-        return mark + formatting.tokens(usage.output)
-    if column == COL_CACHE:
-        return formatting.tokens(usage.cache)
-    if column == COL_COST:
-        return formatting.cost(rollup.cost_usd, rollup.cost_known)
-    return ""
-
-
-def _summary(records: list[StreamRecord]) -> str:
-    counts: dict[RowStatus, int] = {}
-    for record in records:
-        counts[record.status] = counts.get(record.status, 0) + 1
-    return ", ".join(f"{counts[s]} {s.label}" for s in SUMMARY_ORDER if s in counts)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 
-from .actions import ACTION_NAMES, FIELD_NAMES
+from .actions import FIELD_NAMES
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel
@@ -53,6 +53,10 @@ class WindowFace:
         """The workspace folder of the next run (as if typed in the epic panel)."""
         self.epic_panel.set_workspace(folder)
 
+    def action_names(self) -> list[str]:
+        """Every named action (:data:`ACTION_NAMES` and those the panels add, e.g. ``plan``)."""
+        return list(self.actions_by_name)
+
     def action_enabled(self, name: str) -> bool:
         """Whether the named action (:data:`ACTION_NAMES`) can be pressed now."""
         return self._named_action(name).isEnabled()
@@ -68,7 +72,7 @@ class WindowFace:
     def _named_action(self, name: str) -> QAction:
         action = self.actions_by_name.get(name)
         if action is None:
-            raise KeyError(f"no action {name!r}; actions: {', '.join(ACTION_NAMES)}")
+            raise KeyError(f"no action {name!r}; actions: {', '.join(self.action_names())}")
         return action
 
     def select(self, target: str) -> str:
