@@ -33,6 +33,7 @@ from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from ..tools import FileClaims, Tool, ToolSettings
 from .approvals import ApprovalBroker
 from .pool import WorkerPool
+from .slots import WorkerSlots
 from .tool_loop import ToolLoop, ToolLoopError
 from .workbench import TrackBench
 from .worker import CallFailed, CallOutcome, run_call
@@ -60,6 +61,8 @@ class RunContext:
     claims: FileClaims = field(default_factory=FileClaims)
     #: Tools offered to Tier 3 besides the builtin ones (e.g. MCP tools, ``SERVER__tool``).
     extra_tools: tuple[Tool, ...] = ()
+    #: Tier 3 workers running, across every track (at most ``options.max_workers``).
+    slots: WorkerSlots = field(default_factory=WorkerSlots)
 
     def bench(self, track_id: str) -> TrackBench:
         """A new working directory for the track (prepared on its first tool call)."""
@@ -181,16 +184,19 @@ class Conductor:
             self._settle(tickets)
 
     def _start_ready(self, tickets: list[Ticket], running: dict[asyncio.Task[None], str]) -> None:
-        """Start ready tickets, up to ``max_workers``, never two whose target files overlap."""
+        """Start ready tickets while the run has worker slots (``max_workers`` across
+        tracks), never two whose target files overlap."""
         for ticket in dag.ready(tickets):
-            if len(running) >= self.ctx.options.max_workers:
-                break
             if ticket.id in running.values():
                 continue
             active = [self.track.ticket(tid) for tid in running.values()]
             if any(dag.overlap(ticket.target_files, other.target_files) for other in active):
                 continue
-            running[asyncio.create_task(self._run_ticket(ticket))] = ticket.id
+            if not self.ctx.slots.take(self.ctx.options.max_workers):
+                break
+            task = asyncio.create_task(self._run_ticket(ticket))
+            task.add_done_callback(self.ctx.slots.give)
+            running[task] = ticket.id
 
     def _settle(self, tickets: list[Ticket]) -> None:
         session = self.ctx.session
