@@ -137,9 +137,12 @@ class _Ending:
 
 
 class Conductor:
-    def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None) -> None:
+    def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None,
+                 token: CancelToken | None = None) -> None:
         self.ctx = ctx
         self.track = track
+        #: The track's cancel token (a child of the run's): cancels its tickets only.
+        self.token = token or ctx.token
         self.bench = bench or ctx.bench(track.id)
         self._tokens: dict[str, CancelToken] = {}
         self._wake: asyncio.Future[None] | None = None
@@ -167,9 +170,9 @@ class Conductor:
         try:
             while True:
                 self._settle(tickets)
-                if not self.ctx.gate.paused and not self.ctx.token.cancelled:
+                if not self.ctx.gate.paused and not self.token.cancelled:
                     self._start_ready(tickets, running)
-                if not running and (self.ctx.token.cancelled or not dag.ready(tickets)):
+                if not running and (self.token.cancelled or not dag.ready(tickets)):
                     break
                 wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._wake = wake
@@ -202,24 +205,24 @@ class Conductor:
         session = self.ctx.session
         for ticket in dag.cascade_blocked(tickets):
             session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
-        if self.ctx.token.cancelled:
+        if self.token.cancelled:
             for ticket in tickets:
                 if ticket.status is TicketStatus.TODO:
-                    session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.ctx.token.reason)
+                    session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.token.reason)
 
     async def _run_ticket(self, ticket: Ticket) -> None:
         ctx, session = self.ctx, self.ctx.session
         sid = stream_id(Tier.WORKER, ticket.id)
         approved = await ctx.approvals.request("spawn", ticket.id, f"{ticket.id}: {ticket.title}")
-        if not approved or ctx.token.cancelled or ticket.status is not TicketStatus.TODO:
+        if not approved or self.token.cancelled or ticket.status is not TicketStatus.TODO:
             if ticket.status is TicketStatus.TODO:
-                reason = ctx.token.reason if ctx.token.cancelled else "spawn rejected"
+                reason = self.token.reason if self.token.cancelled else "spawn rejected"
                 session.write(sid, f"[{reason}]\n")
                 session.set_ticket(ticket, TicketStatus.CANCELLED, reason=reason)
             return
         # One token for the ticket's whole life (attempts and QA), so a cancel is never lost
         # between attempts.
-        token = CancelToken(ctx.token)
+        token = CancelToken(self.token)
         self._tokens[ticket.id] = token
         try:
             ending = await self._attempts(ticket, sid, token)
