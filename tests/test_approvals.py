@@ -70,7 +70,7 @@ def test_policy_allows_what_it_says(policy: ToolPolicy, request_: ToolRequest,
 
 def test_tool_approvals_carry_their_fields_and_are_listed_oldest_first(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False)
+    broker = ApprovalBroker(bus)
     events: list[dict[str, Any]] = []
     bus.published.connect(events.append)
     first = ask(qtbot, qloop, broker, "T-002", 4, command())
@@ -95,7 +95,7 @@ def test_tool_approvals_carry_their_fields_and_are_listed_oldest_first(
 
 def test_an_edit_is_refused_where_there_is_nothing_to_edit_or_on_rejection(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False)
+    broker = ApprovalBroker(bus)
     spawn = qloop.create_task(broker.request("spawn", "T-001", "T-001: x"))
     qtbot.waitUntil(lambda: bool(broker.pending()), timeout=5_000)
     tool = ask(qtbot, qloop, broker, "T-002", 1, command())
@@ -114,7 +114,7 @@ def test_an_edit_is_refused_where_there_is_nothing_to_edit_or_on_rejection(
 
 def test_switching_the_policy_approves_the_pending_calls_it_allows(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False, policy=ToolPolicy.ASK)
+    broker = ApprovalBroker(bus, policy=ToolPolicy.ASK)
     target = ask(qtbot, qloop, broker, "T-001", 1, edit("src/a.py"))
     shell = ask(qtbot, qloop, broker, "T-001", 2, command())
     broker.set_policy(ToolPolicy.AUTO_EDITS)

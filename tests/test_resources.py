@@ -39,7 +39,7 @@ print(json.dumps({
     "package": mma_qt.__file__,
     "data": str(bundled_root()),
     "epic": sample_epic(),
-    "prompt": render(Tier.ORCHESTRATOR, epic="e", workspace="w").system,
+    "prompt": render(Tier.ORCHESTRATOR, epic="e", workspace="w", remark="").system,
     "prices": len(PricingTable.load().patterns),
     "scenarios": sorted(p.name for p in bundled("scenarios").iterdir()),
 }))

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ..model.domain import Ticket, Tier, ToolCallRecord, Track, stream_id
 from ..model.pricing import PricingTable
 from ..model.records import Rollup, StreamRecord
-from ..model.status import RunStatus, StreamStatus, TicketStatus
+from ..model.status import RunMode, RunStatus, StreamStatus, TicketStatus, TrackStatus
 from ..model.usage import Usage, estimate_tokens_for_length
 from .events import EventBus
 from .streams import StreamHub
@@ -32,6 +32,12 @@ class MmaSession(QObject):
     streamsReset = Signal()
     statusChanged = Signal(str)
     usageChanged = Signal()
+    #: A track's status changed (its id).
+    trackChanged = Signal(str)
+    #: The track proposal changed: proposed, re-planning, accepted.
+    proposalChanged = Signal()
+    #: The run mode changed ("step" or "auto").
+    modeChanged = Signal(str)
 
     def __init__(
         self, pricing: PricingTable, provider_label: str, parent: QObject | None = None
@@ -53,6 +59,11 @@ class MmaSession(QObject):
         self.records: dict[str, StreamRecord] = {}
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        #: Whether spawns wait for the user (``step``) or start at once (``auto``).
+        self.mode = RunMode.STEP
+        #: Tier 1's tracks while they wait for the user (``proposed``): dicts of every
+        #: field the plan has; empty otherwise.
+        self.proposed_tracks: list[dict[str, Any]] = []
         #: Roll-ups by tier, track id or "*" (all); dropped whenever a record changes.
         self._rollups: dict[object, Rollup] = {}
 
@@ -61,6 +72,7 @@ class MmaSession(QObject):
         self.hub.clear()
         self.epic, self.workspace = epic, workspace
         self.tracks, self.active_track = [], None
+        self.proposed_tracks = []
         self.tickets, self.records = {}, {}
         self._rollups.clear()
         self.error, self.active_tier = "", None
@@ -86,6 +98,19 @@ class MmaSession(QObject):
         self.bus.publish(
             "status", status=str(status), active_tier=self._tier_label(), error=self.error
         )
+
+    def continue_run(self) -> None:
+        """The ended run goes on (tickets became ready again): running, its error cleared."""
+        self.error, self.finished_at = "", None
+        self.set_phase(RunStatus.RUNNING, Tier.WORKER)
+
+    def set_mode(self, mode: RunMode) -> None:
+        """The run mode (of the running run and the next ones); a ``mode`` event."""
+        if mode is self.mode:
+            return
+        self.mode = mode
+        self.modeChanged.emit(str(mode))
+        self.bus.publish("mode", mode=str(mode))
 
     def _tier_label(self) -> str | None:
         return None if self.active_tier is None else self.active_tier.label
@@ -189,9 +214,24 @@ class MmaSession(QObject):
         )
 
     # -- plan and tickets -------------------------------------------------------------
+    def propose(self, state: str, tracks: list[dict[str, Any]]) -> None:
+        """The track proposal's ``state`` (``proposed``, ``replanning``, ``accepted``) and
+        its tracks; ``proposed_tracks`` holds them only while ``proposed``."""
+        self.proposed_tracks = [dict(t) for t in tracks] if state == "proposed" else []
+        self.proposalChanged.emit()
+        self.bus.publish("proposal", state=state, tracks=[dict(t) for t in tracks])
+
     def set_tracks(self, tracks: list[Track]) -> None:
         self.tracks = tracks
         self.bus.publish("tracks", tracks=[t.to_dict() for t in tracks])
+
+    def set_track(self, track: Track, status: TrackStatus, error: str = "") -> None:
+        """A track's status (and why it failed or was cancelled); a ``track`` event."""
+        if (status, error) == (track.status, track.error):
+            return
+        track.status, track.error = status, error
+        self.trackChanged.emit(track.id)
+        self.bus.publish("track", track_id=track.id, status=str(status), error=error)
 
     def set_plan(self, track: Track, tickets: list[Ticket]) -> None:
         track.tickets = tickets
@@ -236,16 +276,28 @@ class MmaSession(QObject):
             record.finished_at = ticket.finished_at = now
         self.streamChanged.emit(record.stream_id)
         self._publish_stream(record)
+        self._publish_ticket(ticket)
+
+    def _publish_ticket(self, ticket: Ticket) -> None:
         self.bus.publish(
             "ticket",
             ticket_id=ticket.id,
-            status=str(status),
+            status=str(ticket.status),
             blocked_reason=ticket.blocked_reason,
             error=ticket.error,
             retry_count=ticket.retry_count,
             model=ticket.model,
             commit=ticket.commit,
+            step=ticket.step,
         )
+
+    def set_step(self, ticket: Ticket, step: bool) -> None:
+        """Whether the ticket's spawns wait for the user even in ``auto`` mode."""
+        if ticket.step is step:
+            return
+        ticket.step = step
+        self.streamChanged.emit(stream_id(Tier.WORKER, ticket.id))
+        self._publish_ticket(ticket)
 
     def tool_call(self, ticket: Ticket, record: ToolCallRecord) -> None:
         """A tool call of ``ticket`` was made (a new record), waits for approval, or ran.
@@ -304,17 +356,15 @@ class MmaSession(QObject):
         track = self.active_track
         return {
             "status": str(self.status),
+            "mode": str(self.mode),
+            "proposed_tracks": [dict(t) for t in self.proposed_tracks],
             "active_tier": self._tier_label(),
             "error": self.error,
             "provider": self.provider_label,
             "epic": self.epic,
             "workspace": self.workspace,
             "track": None if track is None else track.to_dict(),
-            "tracks": [
-                {**t.to_dict(), "tickets": [x.id for x in t.tickets],
-                 "usage": self.track_rollup(t.id).to_dict()}
-                for t in self.tracks
-            ],
+            "tracks": [self._track_dict(t) for t in self.tracks],
             "tickets": [t.to_dict() for t in self.tickets.values()],
             "mma_streams": (
                 {sid: self.hub.text(sid) for sid in self.records}
@@ -337,6 +387,17 @@ class MmaSession(QObject):
             "tier_usage": {t.label: self.tier_rollup(t).to_dict() for t in Tier},
             "totals": self.totals().to_dict(),
             "elapsed_s": None if (e := self.elapsed()) is None else round(e, 3),
+        }
+
+    def _track_dict(self, track: Track) -> dict[str, Any]:
+        rollup = self.track_rollup(track.id)
+        return {
+            **track.to_dict(),
+            "status": str(track.status),
+            "tickets": [t.id for t in track.tickets],
+            "usage": rollup.to_dict(),
+            "cost_usd": round(rollup.cost_usd, 6) if rollup.cost_known else None,
+            "error": track.error,
         }
 
     def elapsed(self) -> float | None:

@@ -5,11 +5,15 @@ and answering one never touches another: ``T-003:spawn`` before a ticket starts,
 ``T-003:tool:N`` before the ticket's N-th tool call changes the workspace or runs a
 command. :meth:`ApprovalBroker.pending` lists them all, oldest first.
 
-Spawns are approved at once when the run is ``auto`` (``--auto``). Tool calls follow the
-run's :class:`~mma_qt.core.model.status.ToolPolicy`, which may change during the run
-(:meth:`ApprovalBroker.set_policy`): pending requests the new policy allows are approved
-at once. A decision may carry the user's edit of the call (the new content, the new
-``new_text`` or the command) and, on rejection, a reason the model receives.
+Spawns follow the run's :class:`~mma_qt.core.model.status.RunMode`: in ``step`` mode each
+waits for the user; in ``auto`` mode (``--auto``) they are approved at once, except those of
+a ticket whose ``step`` flag is set. The mode may change during the run
+(:meth:`ApprovalBroker.set_mode`): pending spawns it allows are approved at once. Tool
+calls follow the run's :class:`~mma_qt.core.model.status.ToolPolicy`, which may change
+during the run (:meth:`ApprovalBroker.set_policy`): pending requests the new policy
+allows are approved at once. A decision may carry the user's edit of the call (the new
+content, the new ``new_text`` or the command) and, on rejection, a reason the model
+receives.
 
 Lives on the asyncio loop (GUI thread).
 """
@@ -18,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..live.events import EventBus
 from ..model import dag
-from ..model.status import ToolPolicy
+from ..model.status import RunMode, ToolPolicy
 from ..tools import ProposedChange
 
 SPAWN = "spawn"
@@ -41,7 +46,8 @@ class Decision:
     edited: str | None = None
     #: Why it was rejected (sent to the model).
     reason: str = ""
-    #: ``"user"``; ``"policy"`` when the tool policy decided; ``"run"`` when a cancel did.
+    #: ``"user"``; ``"policy"`` when the tool policy decided; ``"mode"`` when the run mode
+    #: (``auto``) did; ``"run"`` when a cancel did.
     by: str = "user"
 
 
@@ -103,12 +109,15 @@ def policy_allows(policy: ToolPolicy, request: ToolRequest) -> bool:
 class ApprovalBroker:
     KINDS = (SPAWN, TOOL)
 
-    def __init__(self, bus: EventBus, *, auto: bool,
-                 policy: ToolPolicy = ToolPolicy.ASK) -> None:
+    def __init__(self, bus: EventBus, *, mode: RunMode = RunMode.STEP,
+                 policy: ToolPolicy = ToolPolicy.ASK,
+                 stepped: Callable[[str], bool] | None = None) -> None:
         self.bus = bus
-        #: Spawns are approved at once.
-        self.auto = auto
+        #: ``auto``: spawns are approved at once (but those of stepped tickets).
+        self.mode = mode
         self.policy = policy
+        #: Whether a ticket's ``step`` flag is set: its spawns wait even in ``auto`` mode.
+        self._stepped = stepped or (lambda _ticket_id: False)
         self._pending: dict[str, Approval] = {}
 
     # -- asking (the run's coroutines) ----------------------------------------------------
@@ -116,11 +125,15 @@ class ApprovalBroker:
         """A spawn approval (``T-003:spawn``): True when approved."""
         if kind != SPAWN:
             raise ValueError(f"unknown approval kind {kind!r}; tool calls use request_tool")
-        if self.auto:
+        if self._spawns_itself(ticket_id):
             return True
         decision = await self._ask(Approval(
             SPAWN, ticket_id, f"{ticket_id}:{SPAWN}", detail, self._future()))
         return decision.approved
+
+    def _spawns_itself(self, ticket_id: str) -> bool:
+        """Whether the mode starts the ticket's spawn without asking."""
+        return self.mode is RunMode.AUTO and not self._stepped(ticket_id)
 
     def asks(self, request: ToolRequest) -> bool:
         """Whether :meth:`request_tool` would wait for the user (under the current policy)."""
@@ -173,6 +186,18 @@ class ApprovalBroker:
         for approval in self.pending():
             if ticket_id is None or approval.ticket_id == ticket_id:
                 self.resolve(approval.key, False, reason=reason, by="run")
+
+    def set_mode(self, mode: RunMode) -> None:
+        """Use ``mode`` from now on; in ``auto`` pending spawns are approved at once (not
+        those of stepped tickets)."""
+        self.mode = mode
+        self.release_spawns()
+
+    def release_spawns(self) -> None:
+        """Approve the pending spawns the mode and the tickets' step flags now allow."""
+        for approval in self.pending():
+            if approval.kind == SPAWN and self._spawns_itself(approval.ticket_id):
+                self.resolve(approval.key, True, by="mode")
 
     def set_policy(self, policy: ToolPolicy) -> None:
         """Use ``policy`` from now on; pending tool calls it allows are approved at once."""
