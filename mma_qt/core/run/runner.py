@@ -229,12 +229,20 @@ class EpicRunner:
         return self._answer is not None and not self._answer.done()
 
     def accept(self, tracks: list[dict[str, Any]]) -> None:
-        """Go on with exactly these tracks (validated by the caller), in this order."""
-        self._answer_with([dict(t) for t in tracks])
+        """Go on with exactly these tracks (validated by the caller), in this order; the
+        status says so at once."""
+        if self.proposing:
+            self.session.propose("accepted", tracks)
+            self.session.set_phase(self._planning_status(), Tier.TECH_LEAD)
+            self._answer_with([dict(t) for t in tracks])
 
     def replan(self, remark: str) -> None:
-        """Ask Tier 1 again, with the user's remark."""
-        self._answer_with(_Replan(remark))
+        """Ask Tier 1 again, with the user's remark; the status says so at once."""
+        if self.proposing:
+            self.session.propose("replanning", self.session.proposed_tracks)
+            self.session.write(TIER1_STREAM, f"\n\n--- re-plan: {remark} ---\n")
+            self.session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
+            self._answer_with(_Replan(remark))
 
     def _answer_with(self, answer: _Answer) -> None:
         if self._answer is not None and not self._answer.done():
@@ -358,8 +366,6 @@ class EpicRunner:
             if answer is None or self.ctx.token.cancelled:
                 return None
             if isinstance(answer, _Replan):
-                session.propose("replanning", plan)
-                session.write(TIER1_STREAM, f"\n\n--- re-plan: {answer.remark} ---\n")
                 try:
                     plan = await self._plan_tracks(answer.remark, plan)
                 except RunFailed as exc:
@@ -368,7 +374,6 @@ class EpicRunner:
                     # The proposal the user had stays: the stream says why.
                     log.warning("re-plan failed, keeping the proposal: %s", exc)
                 continue
-            session.propose("accepted", answer)
             return answer
 
     # -- tracks side by side -------------------------------------------------------------
