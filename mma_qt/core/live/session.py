@@ -18,7 +18,14 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ..model.domain import Ticket, Tier, ToolCallRecord, Track, stream_id
 from ..model.pricing import PricingTable
 from ..model.records import Rollup, StreamRecord
-from ..model.status import RunMode, RunStatus, StreamStatus, TicketStatus, TrackStatus
+from ..model.status import (
+    ProposalState,
+    RunMode,
+    RunStatus,
+    StreamStatus,
+    TicketStatus,
+    TrackStatus,
+)
 from ..model.usage import Usage, estimate_tokens_for_length
 from .events import EventBus
 from .streams import StreamHub
@@ -32,12 +39,8 @@ class MmaSession(QObject):
     streamsReset = Signal()
     statusChanged = Signal(str)
     usageChanged = Signal()
-    #: A track's status changed (its id).
+    #: A track's status changed (its id). The proposal and the mode: bus events.
     trackChanged = Signal(str)
-    #: The track proposal changed: proposed, re-planning, accepted.
-    proposalChanged = Signal()
-    #: The run mode changed ("step" or "auto").
-    modeChanged = Signal(str)
 
     def __init__(
         self, pricing: PricingTable, provider_label: str, parent: QObject | None = None
@@ -61,8 +64,7 @@ class MmaSession(QObject):
         self.finished_at: float | None = None
         #: Whether spawns wait for the user (``step``) or start at once (``auto``).
         self.mode = RunMode.STEP
-        #: Tier 1's tracks while they wait for the user (``proposed``): dicts of every
-        #: field the plan has; empty otherwise.
+        #: Tier 1's tracks (every field of the plan) while they wait for the user.
         self.proposed_tracks: list[dict[str, Any]] = []
         #: Roll-ups by tier, track id or "*" (all); dropped whenever a record changes.
         self._rollups: dict[object, Rollup] = {}
@@ -106,11 +108,9 @@ class MmaSession(QObject):
 
     def set_mode(self, mode: RunMode) -> None:
         """The run mode (of the running run and the next ones); a ``mode`` event."""
-        if mode is self.mode:
-            return
-        self.mode = mode
-        self.modeChanged.emit(str(mode))
-        self.bus.publish("mode", mode=str(mode))
+        if mode is not self.mode:
+            self.mode = mode
+            self.bus.publish("mode", mode=str(mode))
 
     def _tier_label(self) -> str | None:
         return None if self.active_tier is None else self.active_tier.label
@@ -214,12 +214,11 @@ class MmaSession(QObject):
         )
 
     # -- plan and tickets -------------------------------------------------------------
-    def propose(self, state: str, tracks: list[dict[str, Any]]) -> None:
-        """The track proposal's ``state`` (``proposed``, ``replanning``, ``accepted``) and
-        its tracks; ``proposed_tracks`` holds them only while ``proposed``."""
-        self.proposed_tracks = [dict(t) for t in tracks] if state == "proposed" else []
-        self.proposalChanged.emit()
-        self.bus.publish("proposal", state=state, tracks=[dict(t) for t in tracks])
+    def propose(self, state: ProposalState, tracks: list[dict[str, Any]]) -> None:
+        """The proposal's state and tracks (``proposed_tracks`` only while proposed)."""
+        proposed = state is ProposalState.PROPOSED
+        self.proposed_tracks = [dict(t) for t in tracks] if proposed else []
+        self.bus.publish("proposal", state=str(state), tracks=[dict(t) for t in tracks])
 
     def set_tracks(self, tracks: list[Track]) -> None:
         self.tracks = tracks
@@ -227,11 +226,10 @@ class MmaSession(QObject):
 
     def set_track(self, track: Track, status: TrackStatus, error: str = "") -> None:
         """A track's status (and why it failed or was cancelled); a ``track`` event."""
-        if (status, error) == (track.status, track.error):
-            return
-        track.status, track.error = status, error
-        self.trackChanged.emit(track.id)
-        self.bus.publish("track", track_id=track.id, status=str(status), error=error)
+        if (status, error) != (track.status, track.error):
+            track.status, track.error = status, error
+            self.trackChanged.emit(track.id)
+            self.bus.publish("track", track_id=track.id, status=str(status), error=error)
 
     def set_plan(self, track: Track, tickets: list[Ticket]) -> None:
         track.tickets = tickets
@@ -293,8 +291,6 @@ class MmaSession(QObject):
 
     def set_step(self, ticket: Ticket, step: bool) -> None:
         """Whether the ticket's spawns wait for the user even in ``auto`` mode."""
-        if ticket.step is step:
-            return
         ticket.step = step
         self.streamChanged.emit(stream_id(Tier.WORKER, ticket.id))
         self._publish_ticket(ticket)
@@ -391,14 +387,10 @@ class MmaSession(QObject):
 
     def _track_dict(self, track: Track) -> dict[str, Any]:
         rollup = self.track_rollup(track.id)
-        return {
-            **track.to_dict(),
-            "status": str(track.status),
-            "tickets": [t.id for t in track.tickets],
-            "usage": rollup.to_dict(),
-            "cost_usd": round(rollup.cost_usd, 6) if rollup.cost_known else None,
-            "error": track.error,
-        }
+        cost = round(rollup.cost_usd, 6) if rollup.cost_known else None
+        return {**track.to_dict(), "status": str(track.status), "error": track.error,
+                "tickets": [t.id for t in track.tickets], "usage": rollup.to_dict(),
+                "cost_usd": cost}
 
     def elapsed(self) -> float | None:
         if self.started_at is None:

@@ -17,67 +17,32 @@ cancelled leaves the others running. A run that ended may be continued
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
 import threading
-from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import CancelToken
-from ..model.domain import Ticket, Tier, Track, stream_id
+from ..model.domain import Tier, Track
 from ..model.options import RunOptions
-from ..model.plans import PlanError, parse_tickets, parse_track_plan, tracks_of
-from ..model.prompts import render
-from ..model.status import RunMode, RunStatus, StreamStatus, TicketStatus, ToolPolicy, TrackStatus
-from ..providers.base import CompletionRequest, ProviderFactory
+from ..model.plans import tracks_of
+from ..model.status import RunMode, RunStatus, TicketStatus, ToolPolicy, TrackStatus
+from ..providers.base import ProviderFactory
 from ..settings.mcp_config import McpServerConfig
 from ..tools.mcp import McpServers, McpServerStatus
 from .approvals import ApprovalBroker
 from .conductor import Conductor, RunContext
+from .planning import Planner, RunFailed
 from .pool import WorkerPool
+from .proposal import Proposal
+from .tracks import TrackQueue, run_outcome, track_outcome
 from .workbench import TrackBench
-from .worker import CallFailed
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-#: The Tier 1 stream: every plan and re-plan of the run's tracks.
-TIER1_STREAM = stream_id(Tier.ORCHESTRATOR)
-
-
-class RunFailed(Exception):
-    """The run (or, from a track's Tier 2, the track) cannot go on; the message says why."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Replan:
-    """The user's answer to a proposal: ask Tier 1 again, with this remark."""
-
-    remark: str
-
-
-#: The user's answer to a proposal: the accepted tracks, a re-plan, or None (run stopped).
-_Answer = list[dict[str, Any]] | _Replan | None
-
-
-def count_phrase(counts: Mapping[str, int], noun: str) -> str:
-    """``1 track done, 2 cancelled``: the noun (pluralised) after the first count only."""
-    parts = [f"{n} {status}" for status, n in counts.items() if n]
-    if parts:
-        first_n = next(n for n in counts.values() if n)
-        parts[0] = parts[0].replace(" ", f" {noun}{'s' * (first_n != 1)} ", 1)
-    return ", ".join(parts)
-
-
-def tickets_summary(tickets: Sequence[Ticket]) -> str:
-    """``1 failed, 2 blocked of 6 tickets``: the tickets that are not done, by status."""
-    bad = Counter(str(t.status) for t in tickets if not t.status.satisfies)
-    return ", ".join(f"{n} {s}" for s, n in sorted(bad.items())) + f" of {len(tickets)} tickets"
+__all__ = ["EpicRunner", "RunFailed"]
 
 
 class EpicRunner:
@@ -120,11 +85,10 @@ class EpicRunner:
         self._mcp_starting: asyncio.Future[list[McpServerStatus]] | None = None
         self._mcp_added = False
         self._status_before_pause = RunStatus.RUNNING
-        #: Set while a proposal waits for the user's answer.
-        self._answer: asyncio.Future[_Answer] | None = None
-        #: Ended tracks that have tickets to run again (picked up by the track scheduler).
-        self._again: list[Track] = []
-        self._tracks_wake: asyncio.Future[None] | None = None
+        #: The accepted tracks' queue while they run.
+        self._queue: TrackQueue | None = None
+        self.planner = Planner(self.ctx)
+        self.proposal = Proposal(self.planner)
 
     @property
     def session(self) -> MmaSession:
@@ -220,33 +184,21 @@ class EpicRunner:
         self.ctx.approvals.reject_all(reason=reason)
         self.ctx.gate.wake()
         self.wake()
-        self._answer_with(None)
+        self.proposal.stop()
 
     # -- the proposal (GUI thread) -----------------------------------------------------
     @property
     def proposing(self) -> bool:
         """Whether Tier 1's tracks wait for the user's answer."""
-        return self._answer is not None and not self._answer.done()
+        return self.proposal.waiting
 
     def accept(self, tracks: list[dict[str, Any]]) -> None:
-        """Go on with exactly these tracks (validated by the caller), in this order; the
-        status says so at once."""
-        if self.proposing:
-            self.session.propose("accepted", tracks)
-            self.session.set_phase(self._planning_status(), Tier.TECH_LEAD)
-            self._answer_with([dict(t) for t in tracks])
+        """Go on with exactly these tracks (validated by the caller), in this order."""
+        self.proposal.accept(tracks)
 
     def replan(self, remark: str) -> None:
-        """Ask Tier 1 again, with the user's remark; the status says so at once."""
-        if self.proposing:
-            self.session.propose("replanning", self.session.proposed_tracks)
-            self.session.write(TIER1_STREAM, f"\n\n--- re-plan: {remark} ---\n")
-            self.session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
-            self._answer_with(_Replan(remark))
-
-    def _answer_with(self, answer: _Answer) -> None:
-        if self._answer is not None and not self._answer.done():
-            self._answer.set_result(answer)
+        """Ask Tier 1 again, with the user's remark."""
+        self.proposal.replan(remark)
 
     # -- the run ---------------------------------------------------------------------
     def begin(self, epic: str, workspace: str, *,
@@ -258,7 +210,7 @@ class EpicRunner:
         after Tier 1 until the user answers (:meth:`accept`, :meth:`replan`).
         """
         self.session.reset(epic, workspace)
-        self.session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
+        self.session.set_phase(self.planner.status(), Tier.ORCHESTRATOR)
         return self._guarded(lambda: self._pipeline(propose))
 
     async def run(self, epic: str, workspace: str) -> RunStatus:
@@ -273,11 +225,9 @@ class EpicRunner:
         has tickets ready runs its conductor again."""
         self.wake()
         for track in self.ready_tracks():
-            if track.status.is_final and track not in self._again:
+            if track.status.is_final and self._queue is not None:
                 self._requeue(track)
-                self._again.append(track)
-        if self._tracks_wake is not None and not self._tracks_wake.done():
-            self._tracks_wake.set_result(None)
+                self._queue.add(track)
 
     def continue_run(self) -> Coroutine[Any, Any, RunStatus]:
         """The run has ended and some tracks have tickets ready: run them again, on a fresh
@@ -339,9 +289,9 @@ class EpicRunner:
 
     async def _pipeline(self, propose: bool) -> None:
         self._start_mcp()
-        plan = await self._plan_tracks()
+        plan = await self.planner.tracks()
         if propose:
-            answer = await self._proposal(plan)
+            answer = await self.proposal.wait(plan)
             if answer is None:  # stopped while the proposal waited
                 return
             plan = answer
@@ -351,58 +301,15 @@ class EpicRunner:
             self.track_tokens[track.id] = CancelToken(self.ctx.token)
         await self._schedule(tracks)
 
-    async def _proposal(self, plan: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """Wait for the user: accepted tracks, or None when the run was stopped; a re-plan
-        asks Tier 1 again (on the same stream) and waits again."""
-        session = self.session
-        while True:
-            session.propose("proposed", plan)
-            session.set_phase(RunStatus.PROPOSED, None)
-            self._answer = asyncio.get_running_loop().create_future()
-            try:
-                answer = await self._answer
-            finally:
-                self._answer = None
-            if answer is None or self.ctx.token.cancelled:
-                return None
-            if isinstance(answer, _Replan):
-                try:
-                    plan = await self._plan_tracks(answer.remark, plan)
-                except RunFailed as exc:
-                    if self.ctx.token.cancelled:
-                        return None
-                    # The proposal the user had stays: the stream says why.
-                    log.warning("re-plan failed, keeping the proposal: %s", exc)
-                continue
-            return answer
-
     # -- tracks side by side -------------------------------------------------------------
     async def _schedule(self, tracks: Sequence[Track]) -> None:
         """Run the tracks, at most ``max_tracks`` at once, in order; ended tracks that got
         ready tickets meanwhile (:meth:`continue_tracks`) join the queue."""
-        queue = list(tracks)
-        running: dict[asyncio.Task[None], Track] = {}
-        loop = asyncio.get_running_loop()
+        self._queue = TrackQueue(self._track, self.options.max_tracks)
         try:
-            while True:
-                queue += self._again
-                self._again.clear()
-                while queue and len(running) < max(1, self.options.max_tracks):
-                    track = queue.pop(0)
-                    if not track.status.is_final:  # not cancelled while queued
-                        running[loop.create_task(self._track(track),
-                                                 name=f"mma-track {track.id}")] = track
-                if not running and not self._again:
-                    break
-                self._tracks_wake = wake = loop.create_future()
-                await asyncio.wait([*running, wake], return_when=asyncio.FIRST_COMPLETED)
-                for task in [t for t in running if t.done()]:
-                    del running[task]
-                    task.result()  # a bug in a track's task propagates to the run
+            await self._queue.run(tracks)
         finally:
-            self._tracks_wake = None
-            for task in running:
-                task.cancel()
+            self._queue = None
 
     async def _track(self, track: Track) -> None:
         """One track: Tier 2 plans it (the first time), then its conductor runs it."""
@@ -414,8 +321,8 @@ class EpicRunner:
             if not track.tickets:
                 session.set_track(track, TrackStatus.PLANNING)
                 if not self._any_running():
-                    session.set_phase(self._planning_status(), Tier.TECH_LEAD)
-                await self._plan_tickets(track, token)
+                    session.set_phase(self.planner.status(), Tier.TECH_LEAD)
+                await self.planner.tickets(track, token)
             session.set_track(track, TrackStatus.RUNNING)
             session.set_phase(
                 RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.RUNNING, Tier.WORKER)
@@ -431,7 +338,7 @@ class EpicRunner:
             finally:
                 stop_listening()
                 self.conductors.pop(track.id, None)
-            status, error = self._track_outcome(track, token)
+            status, error = track_outcome(track, token)
         except RunFailed as exc:
             status, error = TrackStatus.FAILED, str(exc)
             if not token.cancelled:  # a cancelled track did not fail: said below
@@ -446,14 +353,6 @@ class EpicRunner:
 
     def _any_running(self) -> bool:
         return any(t.status is TrackStatus.RUNNING for t in self.session.tracks)
-
-    @staticmethod
-    def _track_outcome(track: Track, token: CancelToken) -> tuple[TrackStatus, str]:
-        if all(t.status.satisfies for t in track.tickets):
-            return TrackStatus.DONE, ""
-        if token.cancelled:
-            return TrackStatus.CANCELLED, token.reason
-        return TrackStatus.FAILED, tickets_summary(track.tickets)
 
     # -- the user's MCP servers ---------------------------------------------------------
     def _start_mcp(self) -> None:
@@ -481,118 +380,6 @@ class EpicRunner:
         return RunStatus.PAUSED if self.ctx.gate.paused else RunStatus.PLANNING
 
     def _outcome(self) -> tuple[RunStatus, str]:
-        """Done when every track is done; else failed (a track failed) or cancelled, with
-        how the tracks ended (one track: its own error)."""
         if self.ctx.token.cancelled:
             return RunStatus.CANCELLED, self.ctx.token.reason
-        tracks = self.session.tracks
-        if all(t.status is TrackStatus.DONE for t in tracks):
-            return RunStatus.DONE, ""
-        status = (RunStatus.FAILED if any(t.status is not TrackStatus.CANCELLED
-                                          for t in tracks if t.status is not TrackStatus.DONE)
-                  else RunStatus.CANCELLED)
-        if len(tracks) == 1:
-            return status, tracks[0].error
-        order = {s: i for i, s in enumerate(TrackStatus)}
-        ended = sorted(tracks, key=lambda t: (t.status is not TrackStatus.DONE,
-                                              order[t.status]))
-        counts = Counter(str(t.status) for t in ended)
-        why = "; ".join(f"{t.id} {t.status}: {t.error}" for t in tracks if t.error)
-        return status, count_phrase(counts, "track") + (f" ({why})" if why else "")
-
-    async def _plan_tracks(self, remark: str = "",
-                           previous: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-        """Tier 1's tracks (dicts of every field the plan gives); on a re-plan the user's
-        remark and the previous proposal go with the request."""
-        session = self.session
-        session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
-        note = ""
-        if remark:
-            proposal = json.dumps({"tracks": list(previous)}, indent=2, ensure_ascii=False)
-            note = (f"\nThe user read your proposal and asks you to plan again.\n"
-                    f"Remark: {remark}\nYour previous proposal:\n```json\n{proposal}\n```\n")
-
-        def prompt(feedback: str) -> tuple[str, str]:
-            p = render(Tier.ORCHESTRATOR, epic=session.epic, workspace=session.workspace,
-                       remark=note)
-            return p.system, p.user + feedback
-
-        return await self._plan(Tier.ORCHESTRATOR, TIER1_STREAM, "Tier 1: orchestrator", None,
-                                prompt, parse_track_plan, self.ctx.token)
-
-    async def _plan_tickets(self, track: Track, token: CancelToken) -> list[Ticket]:
-        """Tier 2's tickets for the track, claimed in the session as soon as they are
-        valid, so a concurrent plan of another track that reuses an id is sent back."""
-        session = self.session
-        first = session.tracks[0] is track if session.tracks else True
-        sid = stream_id(Tier.TECH_LEAD, None if first else track.id)
-
-        def prompt(feedback: str) -> tuple[str, str]:
-            p = render(
-                Tier.TECH_LEAD,
-                epic=session.epic,
-                track_title=track.title,
-                track_description=track.description,
-                workspace=session.workspace,
-                feedback=feedback,
-            )
-            return p.system, p.user
-
-        def parse(text: str) -> list[Ticket]:
-            tickets = parse_tickets(text)
-            taken = [t.id for t in tickets if t.id in session.tickets]
-            if taken:
-                raise dag.DagError(duplicates=taken)
-            dag.validate(tickets)
-            # In the same step as the check above: no other track's plan comes between.
-            session.set_plan(track, tickets)
-            return tickets
-
-        return await self._plan(Tier.TECH_LEAD, sid, f"Tier 2: {track.title}", track.id,
-                                prompt, parse, token)
-
-    async def _plan(
-        self,
-        tier: Tier,
-        sid: str,
-        title: str,
-        track_id: str | None,
-        prompt: Callable[[str], tuple[str, str]],
-        parse: Callable[[str], T],
-        token: CancelToken,
-    ) -> T:
-        """Ask ``tier`` for a plan; on a rejected plan ask again with the reason."""
-        session = self.session
-        session.open_stream(tier, title=title, track_id=track_id, sid=sid)
-        model = self.ctx.factory.model_for(tier)
-        feedback = ""
-        last_error: Exception | None = None
-        for attempt in range(self.options.plan_retries + 1):
-            session.stream_running(sid, model)
-            system, user = prompt(feedback)
-            request = CompletionRequest(tier, model, system, user, sid, attempt=attempt)
-            try:
-                outcome = await self.ctx.call(request, token)
-            except CallFailed as failed:
-                log.error("%s call failed: %s", tier.label, failed, exc_info=failed.cause)
-                session.write(sid, f"\n\n[error] {failed}\n{failed.traceback_tail()}")
-                session.stream_finished(sid, StreamStatus.FAILED)
-                raise RunFailed(f"{tier.label} failed: {failed}") from failed
-            if outcome.cancelled:
-                session.stream_finished(sid, StreamStatus.CANCELLED)
-                raise RunFailed(f"{tier.label} cancelled")
-            try:
-                result = parse(outcome.text)
-            except (PlanError, dag.DagError) as exc:
-                log.warning("%s plan rejected (attempt %d): %s", tier.label, attempt + 1, exc)
-                session.write(sid, f"\n\n[plan rejected: {exc}]\n")
-                feedback = (
-                    f"\nYour previous reply was rejected: {exc}\n"
-                    "Reply again with one valid JSON object in a ```json block.\n"
-                )
-                last_error = exc
-                continue
-            session.stream_finished(sid, StreamStatus.DONE)
-            return result
-        session.stream_finished(sid, StreamStatus.FAILED)
-        raise RunFailed(f"{tier.label} plan rejected: {last_error}")
+        return run_outcome(self.session.tracks)
