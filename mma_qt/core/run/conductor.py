@@ -203,12 +203,12 @@ class Conductor:
 
     def _settle(self, tickets: list[Ticket]) -> None:
         session = self.ctx.session
-        for ticket in dag.cascade_blocked(tickets):
-            session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
-        if self.token.cancelled:
+        if self.token.cancelled:  # first: a stopped run's waiting tickets are not "blocked"
             for ticket in tickets:
                 if ticket.status is TicketStatus.TODO:
                     session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.token.reason)
+        for ticket in dag.cascade_blocked(tickets):
+            session.set_ticket(ticket, TicketStatus.BLOCKED, reason=ticket.blocked_reason)
 
     async def _run_ticket(self, ticket: Ticket) -> None:
         ctx, session = self.ctx, self.ctx.session
