@@ -15,7 +15,7 @@ import shiboken6
 
 from mma_qt.core.live.session import MmaSession
 from mma_qt.core.model.cancel import CancelToken
-from mma_qt.core.model.domain import Tier, stream_id
+from mma_qt.core.model.domain import Ticket, Tier, Track, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.plans import PlanError, check_tracks, parse_track_plan
 from mma_qt.core.model.pricing import PricingTable
@@ -30,6 +30,8 @@ from mma_qt.core.providers.base import (
 )
 from mma_qt.core.providers.demo import DemoProviderFactory, Scenario
 from mma_qt.core.providers.demo_plan import prompt_field
+from mma_qt.core.run.approvals import ApprovalBroker
+from mma_qt.core.run.conductor import Conductor, RunContext
 from mma_qt.core.run.controller import Controller, ControllerError, InvalidEdit
 from mma_qt.core.settings.config import Config, run_options
 
@@ -600,3 +602,26 @@ def test_continue_run_after_the_run_ended_runs_a_ticket_made_ready(
         ("TR-B", "queued"), ("TR-B", "running"), ("TR-B", "done")]
     assert {t.id: t.status for t in session.tracks} == {
         "TR-A": TrackStatus.DONE, "TR-B": TrackStatus.DONE}
+
+
+def test_a_stopped_tracks_waiting_tickets_are_cancelled_not_blocked(qapp: Any) -> None:
+    """A track stopped after one of its tickets ended cancelled: the tickets waiting on it
+    are cancelled with the stop's reason (the run's tickets all end completed or
+    cancelled), not blocked by the cancelled one."""
+    session = MmaSession(PricingTable.load(), "test")
+    try:
+        session.reset(EPIC, "/tmp")
+        first, second = Ticket("T-001", "First"), Ticket("T-002", "Second", depends_on=("T-001",))
+        track = Track("TR-1", "Track")
+        session.set_tracks([track])
+        session.set_plan(track, [first, second])
+        session.set_ticket(first, TicketStatus.CANCELLED, reason="application closing")
+        token = CancelToken()
+        token.cancel("application closing")
+        ctx = RunContext(session=session, factory=DemoProviderFactory(delay=0),
+                         approvals=ApprovalBroker(session.bus), options=RunOptions())
+        Conductor(ctx, track, token=token)._settle(track.tickets)
+        assert (second.status, second.blocked_reason) == (TicketStatus.CANCELLED,
+                                                          "application closing")
+    finally:
+        shiboken6.delete(session)
