@@ -34,6 +34,7 @@ from mma_qt.core.run.approvals import ApprovalBroker
 from mma_qt.core.run.conductor import Conductor, RunContext
 from mma_qt.core.run.controller import Controller, ControllerError, InvalidEdit
 from mma_qt.core.settings.config import Config, run_options
+from mma_qt.progress import format_event
 
 from .test_conductor import CountingGate, wait_event_loop_ms
 
@@ -625,3 +626,16 @@ def test_a_stopped_tracks_waiting_tickets_are_cancelled_not_blocked(qapp: Any) -
                                                           "application closing")
     finally:
         shiboken6.delete(session)
+
+
+def test_progress_lines_mark_each_track_proposal_and_mode_change() -> None:
+    assert format_event({"type": "track", "track_id": "TR-2", "status": "cancelled",
+                         "error": "track cancelled by the user"}) == (
+        "track TR-2 cancelled: track cancelled by the user")
+    assert format_event({"type": "track", "track_id": "TR-1", "status": "running",
+                         "error": ""}) == "track TR-1 running"
+    proposal = {"type": "proposal", "state": "proposed",
+                "tracks": [{"id": "TR-1"}, {"id": "TR-2"}]}
+    assert format_event(proposal) == "tracks proposed: TR-1, TR-2"
+    assert format_event({**proposal, "state": "accepted"}) is None
+    assert format_event({"type": "mode", "mode": "auto"}) == "mode auto"
