@@ -7,7 +7,7 @@ from typing import Any, TextIO
 from PySide6.QtCore import QObject, Slot
 
 from .core.model.domain import Tier
-from .core.model.status import StreamStatus, TicketStatus
+from .core.model.status import ProposalState, StreamStatus, TicketStatus
 
 
 def format_event(event: dict[str, Any]) -> str | None:
@@ -35,7 +35,7 @@ def format_event(event: dict[str, Any]) -> str | None:
     if kind == "track":
         error = f": {event['error']}" if event.get("error") else ""
         return f"track {event['track_id']} {event['status']}{error}"
-    if kind == "proposal" and event.get("state") == "proposed":
+    if kind == "proposal" and event.get("state") == ProposalState.PROPOSED:
         return "tracks proposed: " + ", ".join(t["id"] for t in event["tracks"])
     if kind == "mode":
         return f"mode {event['mode']}"
