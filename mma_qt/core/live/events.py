@@ -8,6 +8,11 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 - ``ticket``: ``ticket_id``, ``status``, ``blocked_reason``, ``error``, ``retry_count``,
   ``model``, ``commit``
 - ``plan``: ``track``, ``tickets`` (ids) — a Tier 2 plan was accepted
+- ``proposal``: ``state`` (proposed/replanning/accepted), ``tracks`` (every field of each
+  proposed or accepted track) — a ``plan_epic`` run's track proposal
+- ``track``: ``track_id``, ``status`` (queued/planning/running/done/failed/cancelled),
+  ``error``
+- ``mode``: ``mode`` (step/auto: whether spawns wait for the user)
 - ``usage``: ``stream_id``, ``tier``, ``model``, ``usage``, ``cost_usd``
 - ``text``: ``streams``: ``[{stream_id, length, delta}]`` (one event per ~16 ms drain,
   covering every stream that received text)
