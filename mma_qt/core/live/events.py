@@ -6,7 +6,7 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 - ``status``: ``status``, ``active_tier``, ``error`` (run status changed)
 - ``stream``: ``stream_id``, ``status``, ``title`` (a stream row appeared or changed)
 - ``ticket``: ``ticket_id``, ``status``, ``blocked_reason``, ``error``, ``retry_count``,
-  ``model``, ``commit``
+  ``model``, ``commit``, ``step``
 - ``plan``: ``track``, ``tickets`` (ids) — a Tier 2 plan was accepted
 - ``proposal``: ``state`` (proposed/replanning/accepted), ``tracks`` (every field of each
   proposed or accepted track) — a ``plan_epic`` run's track proposal
@@ -19,7 +19,7 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 - ``approval``: ``state`` (requested/approved/rejected) and the approval's fields: ``key``,
   ``kind`` (spawn/tool), ``ticket_id``, ``detail``, ``requested_at``, and for a tool call
   ``tool``, ``arguments``, ``path``, ``command``, ``diff``, ``note``, ``editable``,
-  ``editable_field``; a decision adds ``by`` (user/policy/run), ``edited``, ``reason``
+  ``editable_field``; a decision adds ``by`` (user/policy/mode/run), ``edited``, ``reason``
 - ``tool``: ``ticket_id``, ``index``, ``tier``, ``name``, ``description``, ``state``
   (requested/ran), ``decision``, ``approval_key``, ``ok``, ``summary`` (a tool call)
 - ``tool_policy``: ``policy`` (the run's tool policy changed)
