@@ -7,7 +7,7 @@ from typing import Any, TextIO
 from PySide6.QtCore import QObject, Slot
 
 from .core.model.domain import Tier
-from .core.model.status import StreamStatus, TicketStatus
+from .core.model.status import ProposalState, StreamStatus, TicketStatus
 
 
 def format_event(event: dict[str, Any]) -> str | None:
@@ -32,6 +32,13 @@ def format_event(event: dict[str, Any]) -> str | None:
     if (kind == "stream" and event.get("tier") == Tier.QA.label
             and event.get("status") == StreamStatus.RUNNING):
         return f"QA diagnosing {event['ticket_id']} ({event.get('model')})"
+    if kind == "track":
+        error = f": {event['error']}" if event.get("error") else ""
+        return f"track {event['track_id']} {event['status']}{error}"
+    if kind == "proposal" and event.get("state") == ProposalState.PROPOSED:
+        return "tracks proposed: " + ", ".join(t["id"] for t in event["tracks"])
+    if kind == "mode":
+        return f"mode {event['mode']}"
     if kind == "approval" and event.get("state") == "requested":
         return f"approval needed: {event['kind']} {event['ticket_id']} (key {event['key']})"
     return None

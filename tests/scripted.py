@@ -1,7 +1,8 @@
 """A scripted provider for tool-loop tests: Tier 3 replies round by round.
 
-Tiers 1 and 4 are the demo provider's (one track ``TR-1``; a diagnosis ending in "Hint for
-the retry: ..."). Tier 2 plans the tickets the test names. Tier 3 follows a script per
+Tier 1 plans one track, ``TR-1`` (or the tracks the test names); Tier 4 is the demo
+provider's (a diagnosis ending in "Hint for the retry: ..."). Tier 2 plans the tickets the
+test names. Tier 3 follows a script per
 ticket: a function of the request (its attempt, the rounds so far) giving either a final
 text or a list of tool calls. Every request is recorded, in order, for the test to read.
 """
@@ -108,16 +109,22 @@ class PlannedTicket:
                 "depends_on": list(self.depends_on), "target_files": list(self.target_files)}
 
 
+#: Tier 1's plan unless the test names one: a single track.
+ONE_TRACK = ({"id": "TR-1", "title": "Scripted track", "description": "All of the epic."},)
+
+
 class ScriptedFactory(DemoProviderFactory):
     """Scripted Tier 3 for the tickets of ``scripts``; the demo (with ``scenario``) for
     every other request; ``tickets``: Tier 2's plan (none: the demo's, unless scripts)."""
 
     def __init__(self, scripts: dict[str, Script],
-                 tickets: Sequence[PlannedTicket] = (), *,
+                 tickets: Sequence[PlannedTicket] = (),
+                 tracks: Sequence[dict[str, Any]] = ONE_TRACK, *,
                  scenario: Scenario | None = None) -> None:
         super().__init__(delay=0, scenario=scenario)
         self.scripts = scripts
         self.tickets = list(tickets) or [PlannedTicket(t) for t in scripts]
+        self.tracks = list(tracks)
         self.requests: list[CompletionRequest] = []
         self._lock = threading.Lock()
 
@@ -145,7 +152,9 @@ class _Client:
 
     def stream(self, request: CompletionRequest, cancel: CancelToken) -> Iterator[StreamItem]:
         self._factory.record(request)
-        if request.tier is Tier.TECH_LEAD and self._factory.tickets:
+        if request.tier is Tier.ORCHESTRATOR:
+            yield TextDelta("```json\n" + json.dumps({"tracks": self._factory.tracks}) + "\n```\n")
+        elif request.tier is Tier.TECH_LEAD and self._factory.tickets:
             plan = {"tickets": [t.to_dict() for t in self._factory.tickets]}
             yield TextDelta("```json\n" + json.dumps(plan) + "\n```\n")
         elif request.tier is Tier.WORKER and request.ticket_id in self._factory.scripts:

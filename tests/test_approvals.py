@@ -75,7 +75,7 @@ def test_policy_allows_what_it_says(policy: ToolPolicy, request_: ToolRequest,
 
 def test_tool_approvals_carry_their_fields_and_are_listed_oldest_first(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False)
+    broker = ApprovalBroker(bus)
     events: list[dict[str, Any]] = []
     bus.published.connect(events.append)
     first = ask(qtbot, qloop, broker, "T-002", 4, command())
@@ -100,7 +100,7 @@ def test_tool_approvals_carry_their_fields_and_are_listed_oldest_first(
 
 def test_an_edit_is_refused_where_there_is_nothing_to_edit_or_on_rejection(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False)
+    broker = ApprovalBroker(bus)
     spawn = qloop.create_task(broker.request_spawn("T-001", SPAWN, "T-001: x"))
     qtbot.waitUntil(lambda: bool(broker.pending()), timeout=5_000)
     tool = ask(qtbot, qloop, broker, "T-002", 1, command())
@@ -119,7 +119,7 @@ def test_an_edit_is_refused_where_there_is_nothing_to_edit_or_on_rejection(
 
 def test_switching_the_policy_approves_the_pending_calls_it_allows(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False, policy=ToolPolicy.ASK)
+    broker = ApprovalBroker(bus, policy=ToolPolicy.ASK)
     target = ask(qtbot, qloop, broker, "T-001", 1, edit("src/a.py"))
     shell = ask(qtbot, qloop, broker, "T-001", 2, command())
     broker.set_policy(ToolPolicy.AUTO_EDITS)
@@ -133,7 +133,7 @@ def test_switching_the_policy_approves_the_pending_calls_it_allows(
 
 def test_a_spawn_carries_what_the_worker_will_be_told_and_its_attempt_names_the_key(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False)
+    broker = ApprovalBroker(bus)
     first = qloop.create_task(broker.request_spawn("T-003", SPAWN, "T-003: x"))
     third = qloop.create_task(broker.request_spawn(
         "T-003", SpawnRequest("TR-1", 3, "m", "s", "p"), "T-003: x (attempt 3)"))
@@ -155,7 +155,7 @@ def test_a_spawn_carries_what_the_worker_will_be_told_and_its_attempt_names_the_
 
 def test_a_spawn_edit_is_refused_on_rejection_on_a_tool_call_and_when_empty(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False)
+    broker = ApprovalBroker(bus)
     spawn = qloop.create_task(broker.request_spawn("T-001", SPAWN))
     tool = ask(qtbot, qloop, broker, "T-002", 1, command())
     with pytest.raises(ApprovalError, match="an edit is approved"):
@@ -173,7 +173,7 @@ def test_a_spawn_edit_is_refused_on_rejection_on_a_tool_call_and_when_empty(
 
 def test_tool_approvals_carry_their_track(
         qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
-    broker = ApprovalBroker(bus, auto=False)
+    broker = ApprovalBroker(bus)
     task = qloop.create_task(broker.request_tool("T-001", 1, command(), track_id="TR-2"))
     qtbot.waitUntil(lambda: bool(broker.pending()), timeout=5_000)
     item = broker.pending()[0].to_dict()

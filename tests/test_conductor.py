@@ -150,7 +150,7 @@ def test_malformed_plan_is_repaired(qtbot, start):
     assert runner.session.hub.text(tier2).count("[plan rejected") == 1
     assert runner.session.records[tier2].calls == 2
     assert runner.session.records[tier2].status == "done"
-    assert len(runner.session.tickets) == 6
+    assert len(runner.session.tracks[0].tickets) == 6  # TR-1, the CSV export
     assert set(status_of(runner).values()) == {TicketStatus.COMPLETED}
 
 
@@ -234,7 +234,7 @@ def wait_event_loop_ms(qtbot, ms: int) -> None:
 
 
 def test_pause_holds_streams_and_resume_finishes_the_run(qtbot, start):
-    runner, task = start(DemoProviderFactory(delay=0.01))
+    runner, task = start(DemoProviderFactory(delay=0.01, scenario=Scenario(tracks=1)))
     gate = runner.ctx.gate = CountingGate()
     session = runner.session
 
@@ -267,7 +267,8 @@ def test_pause_holds_streams_and_resume_finishes_the_run(qtbot, start):
 
 def test_spawn_approvals_gate_each_ticket(qtbot, start):
     # Spawns ask; the workers' tool calls do not (their gate: tests/test_tool_loop.py).
-    runner, task = start(DemoProviderFactory(delay=0), auto=False, policy=ToolPolicy.AUTO)
+    runner, task = start(DemoProviderFactory(delay=0, scenario=Scenario(tracks=1)), auto=False,
+                         policy=ToolPolicy.AUTO)
     approvals = runner.ctx.approvals
     events: list[dict] = []
     runner.session.bus.published.connect(events.append)

@@ -33,7 +33,7 @@ def request(tier: Tier, ticket_id: str = "T-001", attempt: int = 0) -> Completio
     """A request rendered from the real templates, as the runner and conductor build them."""
     epic = sample_epic()
     if tier is Tier.ORCHESTRATOR:
-        prompt = render(tier, epic=epic, workspace="/ws")
+        prompt = render(tier, epic=epic, workspace="/ws", remark="")
     elif tier is Tier.TECH_LEAD:
         prompt = render(tier, epic=epic, track_title="Deliver", track_description="All of it",
                         workspace="/ws", feedback="")

@@ -273,7 +273,7 @@ def test_parse_tickets_and_tracks_reject_empty_plans() -> None:
 
 #: The values each tier's caller (runner, conductor) passes: the template contract.
 PROMPT_VALUES = {
-    Tier.ORCHESTRATOR: ("epic", "workspace"),
+    Tier.ORCHESTRATOR: ("epic", "workspace", "remark"),
     Tier.TECH_LEAD: ("epic", "track_title", "track_description", "workspace", "feedback"),
     Tier.WORKER: ("epic", "track_title", "ticket_title", "ticket_id", "ticket_description",
                   "target_files", "dependencies", "workspace", "qa_hint"),

@@ -39,7 +39,7 @@ print(json.dumps({
     "package": mma_qt.__file__,
     "data": str(bundled_root()),
     "epic": sample_epic(),
-    "prompt": render(Tier.ORCHESTRATOR, epic="e", workspace="w").system,
+    "prompt": render(Tier.ORCHESTRATOR, epic="e", workspace="w", remark="").system,
     "prices": len(PricingTable.load().patterns),
     "scenarios": sorted(p.name for p in bundled("scenarios").iterdir()),
 }))
@@ -93,7 +93,7 @@ def _probe(cwd: Path, pythonpath: str | None) -> dict[str, object]:
 def _assert_demo_runs(cwd: Path, pythonpath: str | None) -> None:
     result = _run((*DEMO, "--hook", short_socket_path()), cwd, pythonpath)
     assert result.returncode == 0, result.stderr
-    assert "finished done: 6 tickets" in result.stderr
+    assert "finished done: 9 tickets" in result.stderr  # the demo's three tracks
     assert "Traceback" not in result.stderr
 
 

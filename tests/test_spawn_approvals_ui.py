@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from mma_qt.core.model.domain import Ticket, Tier, Track, stream_id
 from mma_qt.core.model.status import RunMode
+from mma_qt.core.run.controller import ControllerError
 from mma_qt.ui.approvals_panel import ApprovalsPanel
 from mma_qt.wiring import AppParts
 
@@ -210,7 +211,13 @@ def test_a_mode_event_shows_the_mode_without_sending_it_back(
     assert demo_app.controller.auto is False  # the next run asks too
 
 
-def test_a_refused_mode_switch_shows_in_the_status_bar(demo_app: AppParts, qtbot: Any) -> None:
+def test_a_refused_mode_switch_shows_in_the_status_bar(
+    demo_app: AppParts, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(mode: object) -> RunMode:
+        raise ControllerError("the run is closing")
+
+    monkeypatch.setattr(demo_app.controller, "set_mode", refuse)
     panel = demo_app.window.epic_panel
     qtbot.mouseClick(panel.mode_buttons[RunMode.STEP], Qt.MouseButton.LeftButton)
-    assert demo_app.window.statusBar().currentMessage().startswith("Mode: ")
+    assert demo_app.window.statusBar().currentMessage() == "Mode: the run is closing"

@@ -15,7 +15,7 @@ from mma_qt.core.model.cancel import CancelToken
 from mma_qt.core.model.domain import Ticket, Tier, Track, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
-from mma_qt.core.model.status import TicketStatus
+from mma_qt.core.model.status import RunMode, TicketStatus
 from mma_qt.core.model.usage import Usage
 from mma_qt.core.providers.base import (
     CompletionRequest,
@@ -165,7 +165,7 @@ def test_64_workers_through_the_conductor_lose_nothing(qtbot, qloop, session) ->
     ctx = RunContext(
         session=session,
         factory=NumberedFactory(),
-        approvals=ApprovalBroker(session.bus, auto=True),
+        approvals=ApprovalBroker(session.bus, mode=RunMode.AUTO),
         options=RunOptions(max_workers=WORKERS),
     )
     task = qloop.create_task(Conductor(ctx, track).run())

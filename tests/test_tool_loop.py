@@ -16,7 +16,7 @@ import pytest
 
 from mma_qt.core.model.domain import Tier, stream_id
 from mma_qt.core.model.options import RunOptions
-from mma_qt.core.model.status import RunStatus, TicketStatus, ToolDecision, ToolPolicy
+from mma_qt.core.model.status import RunMode, RunStatus, TicketStatus, ToolDecision, ToolPolicy
 from mma_qt.core.run.approvals import Approval, ApprovalBroker, Decision, ToolRequest
 from mma_qt.core.run.controller import ControllerError
 from mma_qt.core.run.runner import EpicRunner
@@ -325,7 +325,7 @@ class RecordingBroker(ApprovalBroker):
     """Records every tool approval it is asked for, and answers with ``verdict``."""
 
     def __init__(self, runner: EpicRunner, log: list[tuple[str, str]], verdict: bool) -> None:
-        super().__init__(runner.session.bus, auto=True)
+        super().__init__(runner.session.bus, mode=RunMode.AUTO)
         self.log = log
         self.verdict = verdict
 

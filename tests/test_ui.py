@@ -11,7 +11,7 @@ from PySide6.QtCore import QModelIndex, QSettings
 from PySide6.QtWidgets import QAbstractSlider
 
 from mma_qt.core.live.streams import StreamHub
-from mma_qt.core.model.domain import Ticket, Tier, Track
+from mma_qt.core.model.domain import Ticket, Tier, Track, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
 from mma_qt.core.model.prompts import sample_epic
@@ -50,7 +50,11 @@ def test_model_passes_qtmodeltester_through_a_whole_run(
     assert model.stream_rows(Tier.WORKER) == len(demo_app.session.tickets) >= 5
     track = model.index(0, 0, tier3)  # the tickets sit under their track's row
     first = model.index(0, 0, track)
-    assert first.data(StreamIdRole) == "Tier 3 (Worker): T-001"
+    track_id = model.track_id(track)
+    planned_first = next(t.id for t in demo_app.session.tickets.values()
+                         if demo_app.session.records[stream_id(Tier.WORKER, t.id)].track_id
+                         == track_id)
+    assert first.data(StreamIdRole) == stream_id(Tier.WORKER, planned_first)
     assert model.parent(first) == track and model.parent(track) == tier3
     assert demo_app.window.tree.uniformRowHeights()
 

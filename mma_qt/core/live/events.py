@@ -7,11 +7,16 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 - ``stream``: ``stream_id``, ``status``, ``title`` (a stream row appeared or changed)
 - ``ticket``: ``ticket_id`` and the ticket's fields (``Ticket.to_dict``: ``status``,
   ``blocked_reason``, ``blocked_by``, ``error``, ``retry_count``, ``model``,
-  ``model_override``, ``commit``, ``attempts``, ...): a status change, or the user's edit
+  ``model_override``, ``commit``, ``step``, ``attempts``, ...): a status change, or the user's edit
 - ``attempt``: ``ticket_id`` and the attempt's fields (``Attempt.to_dict``: ``attempt``,
   ``model``, ``status``, ``edited``, ``reason``, ``usage``, ``cost_usd``, ``error``, ...)
   when an attempt of a Tier 3 worker starts and when it ends
 - ``plan``: ``track``, ``tickets`` (ids) — a Tier 2 plan was accepted
+- ``proposal``: ``state`` (proposed/replanning/accepted), ``tracks`` (every field of each
+  proposed or accepted track) — a ``plan_epic`` run's track proposal
+- ``track``: ``track_id``, ``status`` (queued/planning/running/done/failed/cancelled),
+  ``error``
+- ``mode``: ``mode`` (step/auto: whether spawns wait for the user)
 - ``usage``: ``stream_id``, ``tier``, ``model``, ``usage``, ``cost_usd``
 - ``text``: ``streams``: ``[{stream_id, length, delta}]`` (one event per ~16 ms drain,
   covering every stream that received text)
@@ -19,7 +24,7 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
   ``kind`` (spawn/tool), ``ticket_id``, ``track_id``, ``detail``, ``requested_at``, for a
   spawn ``attempt``, ``model``, ``system``, ``prompt``, ``context``, and for a tool call
   ``tool``, ``arguments``, ``path``, ``command``, ``diff``, ``note``, ``editable``,
-  ``editable_field``; a decision adds ``by`` (user/policy/run), ``edited``, ``reason``
+  ``editable_field``; a decision adds ``by`` (user/policy/mode/run), ``edited``, ``reason``
 - ``tool``: ``ticket_id``, ``index``, ``tier``, ``name``, ``description``, ``state``
   (requested/ran), ``decision``, ``approval_key``, ``ok``, ``summary`` (a tool call)
 - ``tool_policy``: ``policy`` (the run's tool policy changed)

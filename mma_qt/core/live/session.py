@@ -18,9 +18,17 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ..model.domain import Attempt, Ticket, Tier, ToolCallRecord, Track, stream_id
 from ..model.pricing import PricingTable
 from ..model.records import Rollup, StreamRecord
-from ..model.status import RunStatus, StreamStatus, TicketStatus
+from ..model.status import (
+    ProposalState,
+    RunMode,
+    RunStatus,
+    StreamStatus,
+    TicketStatus,
+    TrackStatus,
+)
 from ..model.usage import Usage, estimate_tokens_for_length
 from .events import EventBus
+from .snapshot import snapshot
 from .streams import StreamHub
 
 log = logging.getLogger(__name__)
@@ -32,6 +40,8 @@ class MmaSession(QObject):
     streamsReset = Signal()
     statusChanged = Signal(str)
     usageChanged = Signal()
+    #: A track's status changed (its id). The proposal and the mode: bus events.
+    trackChanged = Signal(str)
 
     def __init__(
         self, pricing: PricingTable, provider_label: str, parent: QObject | None = None
@@ -53,6 +63,10 @@ class MmaSession(QObject):
         self.records: dict[str, StreamRecord] = {}
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        #: Whether spawns wait for the user (``step``) or start at once (``auto``).
+        self.mode = RunMode.STEP
+        #: Tier 1's tracks (every field of the plan) while they wait for the user.
+        self.proposed_tracks: list[dict[str, Any]] = []
         #: Roll-ups by tier, track id or "*" (all); dropped whenever a record changes.
         self._rollups: dict[object, Rollup] = {}
 
@@ -61,6 +75,7 @@ class MmaSession(QObject):
         self.hub.clear()
         self.epic, self.workspace = epic, workspace
         self.tracks, self.active_track = [], None
+        self.proposed_tracks = []
         self.tickets, self.records = {}, {}
         self._rollups.clear()
         self.error, self.active_tier = "", None
@@ -84,10 +99,21 @@ class MmaSession(QObject):
             self.finished_at = time.time()
         self.statusChanged.emit(str(status))
         self.bus.publish(
-            "status", status=str(status), active_tier=self._tier_label(), error=self.error
+            "status", status=str(status), active_tier=self.active_tier_label(), error=self.error
         )
 
-    def _tier_label(self) -> str | None:
+    def continue_run(self) -> None:
+        """The ended run goes on (tickets became ready again): running, its error cleared."""
+        self.error, self.finished_at = "", None
+        self.set_phase(RunStatus.RUNNING, Tier.WORKER)
+
+    def set_mode(self, mode: RunMode) -> None:
+        """The run mode (of the running run and the next ones); a ``mode`` event."""
+        if mode is not self.mode:
+            self.mode = mode
+            self.bus.publish("mode", mode=str(mode))
+
+    def active_tier_label(self) -> str | None:
         return None if self.active_tier is None else self.active_tier.label
 
     # -- streams ---------------------------------------------------------------------
@@ -194,9 +220,22 @@ class MmaSession(QObject):
         )
 
     # -- plan and tickets -------------------------------------------------------------
+    def propose(self, state: ProposalState, tracks: list[dict[str, Any]]) -> None:
+        """The proposal's state and tracks (``proposed_tracks`` only while proposed)."""
+        proposed = state is ProposalState.PROPOSED
+        self.proposed_tracks = [dict(t) for t in tracks] if proposed else []
+        self.bus.publish("proposal", state=str(state), tracks=[dict(t) for t in tracks])
+
     def set_tracks(self, tracks: list[Track]) -> None:
         self.tracks = tracks
         self.bus.publish("tracks", tracks=[t.to_dict() for t in tracks])
+
+    def set_track(self, track: Track, status: TrackStatus, error: str = "") -> None:
+        """A track's status (and why it failed or was cancelled); a ``track`` event."""
+        if (status, error) != (track.status, track.error):
+            track.status, track.error = status, error
+            self.trackChanged.emit(track.id)
+            self.bus.publish("track", track_id=track.id, status=str(status), error=error)
 
     def set_plan(self, track: Track, tickets: list[Ticket]) -> None:
         track.tickets = tickets
@@ -275,6 +314,12 @@ class MmaSession(QObject):
     def _publish_attempt(self, ticket: Ticket, attempt: Attempt) -> None:
         self.bus.publish("attempt", ticket_id=ticket.id, **attempt.to_dict())
 
+    def set_step(self, ticket: Ticket, step: bool) -> None:
+        """Whether the ticket's spawns wait for the user even in ``auto`` mode."""
+        ticket.step = step
+        self.streamChanged.emit(stream_id(Tier.WORKER, ticket.id))
+        self._publish_ticket(ticket)
+
     def tool_call(self, ticket: Ticket, record: ToolCallRecord) -> None:
         """A tool call of ``ticket`` was made (a new record), waits for approval, or ran.
 
@@ -321,51 +366,9 @@ class MmaSession(QObject):
         return estimate_tokens_for_length(self.hub.length(record.stream_id) - record.live_from)
 
     def snapshot(self, *, streams: bool = True) -> dict[str, Any]:
-        """The session's part of the ``get_mma_status`` answer and of the ``--report`` file.
-
-        ``streams=False`` gives stream lengths only. Cheap on the GUI thread even with full
-        streams: the texts are the transcripts' own immutable strings, referenced, not
-        copied. Every container is fresh, so the document can be encoded later, in slices,
-        while the session changes.
-        """
-        self.hub.drain()
-        track = self.active_track
-        return {
-            "status": str(self.status),
-            "active_tier": self._tier_label(),
-            "error": self.error,
-            "provider": self.provider_label,
-            "epic": self.epic,
-            "workspace": self.workspace,
-            "track": None if track is None else track.to_dict(),
-            "tracks": [
-                {**t.to_dict(), "tickets": [x.id for x in t.tickets],
-                 "usage": self.track_rollup(t.id).to_dict()}
-                for t in self.tracks
-            ],
-            "tickets": [t.to_dict() for t in self.tickets.values()],
-            "mma_streams": (
-                {sid: self.hub.text(sid) for sid in self.records}
-                if streams
-                else {sid: self.hub.length(sid) for sid in self.records}
-            ),
-            "streams": [
-                {
-                    "stream_id": r.stream_id,
-                    "tier": r.tier.label,
-                    "ticket_id": r.ticket_id,
-                    "title": r.title,
-                    "status": r.status,
-                    "model": r.model,
-                    "length": self.hub.length(r.stream_id),
-                    "elapsed_s": None if (t := r.elapsed()) is None else round(t, 3),
-                }
-                for r in self.records.values()
-            ],
-            "tier_usage": {t.label: self.tier_rollup(t).to_dict() for t in Tier},
-            "totals": self.totals().to_dict(),
-            "elapsed_s": None if (e := self.elapsed()) is None else round(e, 3),
-        }
+        """The session's part of the ``get_mma_status`` answer and of the ``--report`` file
+        (:func:`~.snapshot.snapshot`)."""
+        return snapshot(self, streams=streams)
 
     def elapsed(self) -> float | None:
         if self.started_at is None:

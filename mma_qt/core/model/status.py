@@ -90,6 +90,16 @@ class RunMode(_Status):
     AUTO = "auto"
 
 
+class ProposalState(_Status):
+    """Where Tier 1's track proposal is (the ``proposal`` event's ``state``)."""
+
+    #: Waiting for the user: accept (edited, some dropped) or re-plan.
+    PROPOSED = "proposed"
+    #: Tier 1 plans again with the user's remark.
+    REPLANNING = "replanning"
+    ACCEPTED = "accepted"
+
+
 class StreamStatus(_Status):
     """A stream that belongs to no ticket's attempt: Tier 1 and 2 plans, Tier 4 diagnoses."""
 

@@ -3,8 +3,9 @@
 No network and no key. It is the default when no API key is configured, and it is always
 labelled "demo (offline)" in the window title, the status bar and the hook answers.
 
-Replies: Tier 1 returns JSON tracks, Tier 2 JSON tickets forming a diamond DAG (the
-sample epic's plan, :mod:`.demo_plan`; or a wide one from a scenario), Tier 4 a short
+Replies: Tier 1 returns three JSON tracks, Tier 2 a track's JSON tickets (the sample
+epic's plan, :mod:`.demo_plan`: a diamond DAG for the CSV export; or a wide one from a
+scenario), Tier 4 a short
 diagnosis whose last paragraph is the retry's hint. Tier 3, when the request offers tools,
 holds a scripted conversation that writes the sample epic's module and its tests into the
 workspace and runs them (:mod:`.demo_worker`, :mod:`.demo_steps`); without tools it
@@ -37,7 +38,7 @@ from .base import (
     ToolCall,
     UsageReport,
 )
-from .demo_plan import JOBS, Job, job_for, prompt_field
+from .demo_plan import Job, job_for, prompt_field, renumbered, track_for, tracks_for
 from .demo_scenario import Scenario, ScenarioError, TicketScript
 from .demo_steps import qa_hint, steps_for
 from .demo_worker import Round, Seen, past_rounds, play, summary
@@ -175,7 +176,7 @@ def worker_round(request: CompletionRequest, scenario: Scenario) -> Round:
 
 def reply(request: CompletionRequest, scenario: Scenario) -> str:
     if request.tier is Tier.ORCHESTRATOR:
-        return _tier1(request.prompt)
+        return _tier1(request.prompt, 1 if scenario.wide_tickets else scenario.tracks)
     if request.tier is Tier.TECH_LEAD:
         if scenario.tier2_malformed < 0 or request.attempt < scenario.tier2_malformed:
             return _MALFORMED
@@ -190,23 +191,15 @@ def _subject(epic: str) -> str:
     return " ".join(words[:8]) or "the epic"
 
 
-def _tier1(prompt: str) -> str:
-    epic = prompt_field(prompt, "Epic") or "the epic"
-    plan = {
-        "tracks": [
-            {
-                "id": "TR-1",
-                "title": f"Deliver: {epic[:60]}",
-                "description": (
-                    f"Implement '{epic}' end to end: the data layer, the feature itself, "
-                    "its user-facing surface, tests and documentation."
-                ),
-            }
-        ]
-    }
+def _tier1(prompt: str, count: int) -> str:
+    """The demo's tracks (the first ``count``; 0: all three)."""
+    remark = prompt_field(prompt, "Remark")
+    plan = {"tracks": [track.as_track() for track in tracks_for(remark, count)]}
+    why = (f"Planned again with your remark in mind: {remark}\n\n" if remark else "")
     return (
-        "I read the epic and the workspace layout. One track covers it; splitting further "
-        "would only add hand-offs.\n\n```json\n" + json.dumps(plan, indent=2) + "\n```\n"
+        why + "I read the epic and the workspace layout. The CSV export is the heart of it; "
+        "a user guide can be written beside it, since it touches other files. A French "
+        "translation is optional.\n\n```json\n" + json.dumps(plan, indent=2) + "\n```\n"
     )
 
 
@@ -218,7 +211,8 @@ _MALFORMED = (
 
 def _tier2(prompt: str, scenario: Scenario) -> str:
     subject = _subject(prompt_field(prompt, "Epic") or "the feature")
-    jobs = JOBS
+    track = track_for(prompt_field(prompt, "Track"), prompt_field(prompt, "Track description"))
+    jobs = track.jobs
     if scenario.wide_tickets > 0:
         jobs = tuple(
             Job(f"T-{i:03d}", f"Part {i} of {subject}", f"Independent slice {i} of the work.",
@@ -228,6 +222,9 @@ def _tier2(prompt: str, scenario: Scenario) -> str:
     tickets = [job.as_ticket() for job in jobs]
     if scenario.tier2_cycle and not scenario.wide_tickets:
         tickets[0]["depends_on"] = [tickets[-1]["id"]]
+    taken = re.search(r"duplicate ticket ids: ([^;\n]+)", prompt)
+    if taken:  # another track's plan holds these ids: move past them
+        tickets = renumbered(tickets, taken.group(1).split(", "))
     return (
         "Breaking the track into tickets with explicit dependencies so independent work "
         "runs in parallel; each ticket names the files it writes.\n\n```json\n"

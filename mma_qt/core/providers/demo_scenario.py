@@ -53,8 +53,10 @@ class Scenario:
     tier2_malformed: int = 0
     #: Tier 2 plans a dependency cycle.
     tier2_cycle: bool = False
-    #: 0 = the sample diamond plan; N > 0 = N independent tickets (a wide plan).
+    #: 0 = the sample diamond plan; N > 0 = N independent tickets (a wide plan, one track).
     wide_tickets: int = 0
+    #: How many of the demo's tracks Tier 1 proposes (the CSV export first; 0 = all).
+    tracks: int = 0
     #: Tier 3 write-ups are repeated this many times (longer streams).
     worker_repeat: int = 1
     tickets: dict[str, TicketScript] = field(default_factory=dict)
@@ -82,6 +84,7 @@ class Scenario:
             tier2_malformed=parsed.tier2.malformed,
             tier2_cycle=parsed.tier2.cycle,
             wide_tickets=parsed.plan.wide_tickets,
+            tracks=parsed.plan.tracks,
             worker_repeat=parsed.tier3.repeat,
             tickets={
                 ticket_id: TicketScript(
@@ -116,6 +119,7 @@ class Tier2Table(_Table):
 
 class PlanTable(_Table):
     wide_tickets: int = Field(default=0, ge=0)
+    tracks: int = Field(default=0, ge=0)
 
 
 class Tier3Table(_Table):

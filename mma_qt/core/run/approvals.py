@@ -8,9 +8,12 @@ them all, oldest first.
 
 A spawn shows what the worker will be told (:class:`SpawnRequest`: the system text, the
 prompt, the model and the context parts); approving it may edit the prompt and the model,
-which the worker then gets verbatim. Spawns are approved at once when the run is ``auto``
-(``--auto``), unless the ticket's own step flag says otherwise. Tool calls follow the
-run's :class:`~mma_qt.core.model.status.ToolPolicy`, which may change during the run
+which the worker then gets verbatim. Spawns follow the run's
+:class:`~mma_qt.core.model.status.RunMode`: in ``step`` mode each waits for the user; in
+``auto`` mode (``--auto``) they are approved at once, except those of a ticket whose
+``step`` flag is set. The mode may change during the run (:meth:`ApprovalBroker.set_mode`):
+pending spawns it allows are approved at once. Tool calls follow the run's
+:class:`~mma_qt.core.model.status.ToolPolicy`, which may change during the run
 (:meth:`ApprovalBroker.set_policy`): pending requests the new policy allows are approved
 at once. A decision may carry the user's edit of the call (the new content, the new
 ``new_text`` or the command) and, on rejection, a reason the model receives.
@@ -22,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..live.events import EventBus
 from ..model import dag
 from ..model.context import ContextPart
-from ..model.status import ToolPolicy
+from ..model.status import RunMode, ToolPolicy
 from ..tools import ProposedChange
 
 SPAWN = "spawn"
@@ -46,8 +50,8 @@ class Decision:
     edited: str | None = None
     #: Why it was rejected (sent to the model).
     reason: str = ""
-    #: ``"user"``; ``"policy"`` when the tool policy (or the run's mode) decided; ``"run"``
-    #: when a cancel did.
+    #: ``"user"``; ``"policy"`` when the tool policy decided; ``"mode"`` when the run mode
+    #: (``auto``) did; ``"run"`` when a cancel did.
     by: str = "user"
     #: A spawn's prompt as the user edited it (approved spawns only), sent verbatim.
     prompt: str | None = None
@@ -138,29 +142,36 @@ def policy_allows(policy: ToolPolicy, request: ToolRequest) -> bool:
 class ApprovalBroker:
     KINDS = (SPAWN, TOOL)
 
-    def __init__(self, bus: EventBus, *, auto: bool,
-                 policy: ToolPolicy = ToolPolicy.ASK) -> None:
+    def __init__(self, bus: EventBus, *, mode: RunMode = RunMode.STEP,
+                 policy: ToolPolicy = ToolPolicy.ASK,
+                 stepped: Callable[[str], bool] | None = None) -> None:
         self.bus = bus
-        #: Spawns are approved at once.
-        self.auto = auto
+        #: ``auto``: spawns are approved at once (but those of stepped tickets).
+        self.mode = mode
         self.policy = policy
+        #: Whether a ticket's ``step`` flag is set: its spawns wait even in ``auto`` mode.
+        self._stepped = stepped or (lambda _ticket_id: False)
         self._pending: dict[str, Approval] = {}
 
     # -- asking (the run's coroutines) ----------------------------------------------------
     def asks_spawn(self, step: bool = False) -> bool:
         """Whether :meth:`request_spawn` would wait for the user (``step``: the ticket's own
         step flag)."""
-        return step or not self.auto
+        return step or self.mode is not RunMode.AUTO
 
     async def request_spawn(self, ticket_id: str, spawn: SpawnRequest, detail: str = "", *,
                             step: bool = False) -> Decision:
         """The decision on an attempt's spawn (``T-003:spawn``, ``T-003:spawn:N``), with
         the user's edits of its prompt and model, if any."""
-        if not self.asks_spawn(step):
-            return Decision(True, by="policy")
+        if not self.asks_spawn(step or self._stepped(ticket_id)):
+            return Decision(True, by="mode")
         return await self._ask(Approval(
             SPAWN, ticket_id, spawn_key(ticket_id, spawn.attempt), detail, self._future(),
             spawn=spawn, track_id=spawn.track_id))
+
+    def _spawns_itself(self, ticket_id: str) -> bool:
+        """Whether the mode starts the ticket's spawn without asking."""
+        return self.mode is RunMode.AUTO and not self._stepped(ticket_id)
 
     def asks(self, request: ToolRequest) -> bool:
         """Whether :meth:`request_tool` would wait for the user (under the current policy)."""
@@ -227,6 +238,18 @@ class ApprovalBroker:
         for approval in self.pending():
             if ticket_id is None or approval.ticket_id == ticket_id:
                 self.resolve(approval.key, False, reason=reason, by="run")
+
+    def set_mode(self, mode: RunMode) -> None:
+        """Use ``mode`` from now on; in ``auto`` pending spawns are approved at once (not
+        those of stepped tickets)."""
+        self.mode = mode
+        self.release_spawns()
+
+    def release_spawns(self) -> None:
+        """Approve the pending spawns the mode and the tickets' step flags now allow."""
+        for approval in self.pending():
+            if approval.kind == SPAWN and self._spawns_itself(approval.ticket_id):
+                self.resolve(approval.key, True, by="mode")
 
     def set_policy(self, policy: ToolPolicy) -> None:
         """Use ``policy`` from now on; pending tool calls it allows are approved at once."""

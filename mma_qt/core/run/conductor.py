@@ -40,6 +40,7 @@ from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from ..tools import FileClaims, Tool, ToolSettings
 from .approvals import ApprovalBroker
 from .pool import WorkerPool
+from .slots import WorkerSlots
 from .spawns import FIRST, QA_RETRY, USER_RETRY, Ending, Spawned, Spawning, settle_blocked
 from .tool_loop import ToolLoop, ToolLoopError
 from .workbench import TrackBench
@@ -71,6 +72,8 @@ class RunContext:
     extra_tools: tuple[Tool, ...] = ()
     #: Each track's conductor, by track id, once it has started (running or ended).
     conductors: dict[str, Conductor] = field(default_factory=dict)
+    #: Tier 3 workers running, across every track (at most ``options.max_workers``).
+    slots: WorkerSlots = field(default_factory=WorkerSlots)
 
     def bench(self, track_id: str) -> TrackBench:
         """A new working directory for the track (prepared on its first tool call)."""
@@ -136,9 +139,12 @@ def _described(failed: CallFailed) -> tuple[str, str]:
 
 
 class Conductor(Spawning):
-    def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None) -> None:
+    def __init__(self, ctx: RunContext, track: Track, bench: TrackBench | None = None,
+                 token: CancelToken | None = None) -> None:
         self.ctx = ctx
         self.track = track
+        #: The track's cancel token (a child of the run's): cancels its tickets only.
+        self.token = token or ctx.token
         self.bench = bench or ctx.bench(track.id)
         self._tokens: dict[str, CancelToken] = {}
         self._wake: asyncio.Future[None] | None = None
@@ -171,9 +177,9 @@ class Conductor(Spawning):
         try:
             while True:
                 self._settle(tickets)
-                if not self.ctx.gate.paused and not self.ctx.token.cancelled:
+                if not self.ctx.gate.paused and not self.token.cancelled:
                     self._start_ready(tickets, running)
-                if not running and (self.ctx.token.cancelled or not dag.ready(tickets)):
+                if not running and (self.token.cancelled or not dag.ready(tickets)):
                     break
                 wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._wake = wake
@@ -189,24 +195,27 @@ class Conductor(Spawning):
             self._settle(tickets)
 
     def _start_ready(self, tickets: list[Ticket], running: dict[asyncio.Task[None], str]) -> None:
-        """Start ready tickets, up to ``max_workers``, never two whose target files overlap."""
+        """Start ready tickets while the run has worker slots (``max_workers`` across
+        tracks), never two whose target files overlap."""
         for ticket in dag.ready(tickets):
-            if len(running) >= self.ctx.options.max_workers:
-                break
             if ticket.id in running.values():
                 continue
             active = [self.track.ticket(tid) for tid in running.values()]
             if any(dag.overlap(ticket.target_files, other.target_files) for other in active):
                 continue
-            running[asyncio.create_task(self._run_ticket(ticket))] = ticket.id
+            if not self.ctx.slots.take(self.ctx.options.max_workers):
+                break
+            task = asyncio.create_task(self._run_ticket(ticket))
+            task.add_done_callback(self.ctx.slots.give)
+            running[task] = ticket.id
 
     def _settle(self, tickets: list[Ticket]) -> None:
         session = self.ctx.session
-        settle_blocked(session, tickets)
-        if self.ctx.token.cancelled:
+        if self.token.cancelled:  # first: a stopped run's waiting tickets are not "blocked"
             for ticket in tickets:
                 if ticket.status is TicketStatus.TODO:
-                    session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.ctx.token.reason)
+                    session.set_ticket(ticket, TicketStatus.CANCELLED, reason=self.token.reason)
+        settle_blocked(session, tickets)
 
     async def _run_ticket(self, ticket: Ticket) -> None:
         if ticket.status is not TicketStatus.TODO:
@@ -215,7 +224,7 @@ class Conductor(Spawning):
         sid = stream_id(Tier.WORKER, ticket.id)
         # One token for the ticket's whole run (its spawns, attempts and QA), so a cancel
         # is never lost between attempts.
-        token = CancelToken(self.ctx.token)
+        token = CancelToken(self.token)
         self._tokens[ticket.id] = token
         try:
             ending = await self._attempts(ticket, sid, token)

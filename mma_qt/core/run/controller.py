@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from ..live.session import MmaSession
 from ..model.domain import Ticket, Track
 from ..model.options import RunOptions
-from ..model.status import RunStatus, TicketStatus, ToolPolicy
+from ..model.status import RunMode, RunStatus, TicketStatus, ToolPolicy
 from ..providers.base import ProviderFactory
 from ..settings.mcp_config import McpServerConfig
 from ..tools import GitError
@@ -84,7 +84,10 @@ class Controller(PipelineCommands, TicketCommands, QObject):
         self.session = session
         self.factory = factory
         self.options = options or RunOptions()
-        self.auto = auto
+        #: Whether spawns start at once (mode ``auto``) for the next runs.
+        self._mode = RunMode.AUTO if auto else RunMode.STEP
+        self._auto = auto
+        session.set_mode(self._mode)
         #: The user's MCP servers (``[mcp.servers]``), started with each run.
         self.mcp: Mapping[str, McpServerConfig] = dict(mcp or {})
         #: The tool policy of the next run (and of the current one, when set during it).
@@ -93,12 +96,25 @@ class Controller(PipelineCommands, TicketCommands, QObject):
         #: Threads for git work outside a run (merges, track diffs).
         self._pool = WorkerPool()
         self._task: asyncio.Task[RunStatus] | None = None
-        #: Set once ``finished`` was emitted for the current run.
+        #: Set once ``finished`` was emitted for the current run (or its continuation).
         self._ended: asyncio.Future[None] | None = None
         #: The current run was shut down (its worker threads joined, with a bound).
         self._shut_down = False
         #: aclose gave up waiting for the run task: emit nothing from then on.
         self._closed = False
+
+    @property
+    def auto(self) -> bool:
+        """``--auto``: the next runs start spawns at once (mode ``auto``) and approve every
+        tool call (tool policy ``auto``). Setting it sets the mode of the next runs."""
+        return self._auto
+
+    @auto.setter
+    def auto(self, value: bool) -> None:
+        self._auto = value
+        self._mode = RunMode.AUTO if value else RunMode.STEP
+        if not self.busy:
+            self.session.set_mode(self._mode)
 
     def reconfigure(self, factory: ProviderFactory, options: RunOptions, *,
                     mcp: Mapping[str, McpServerConfig] | None = None) -> None:
@@ -116,23 +132,33 @@ class Controller(PipelineCommands, TicketCommands, QObject):
         return self._task is not None and not self._task.done()
 
     def start_epic(self, epic: str, workspace: str = "", *, auto: bool | None = None) -> None:
-        """Start a run. ``auto`` (default: :attr:`auto`) approves spawns and every tool call
-        (tool policy ``auto``); otherwise the tool policy is :attr:`tool_policy`."""
+        """Start a run that goes straight through. ``auto`` (default: :attr:`auto`) sets
+        :attr:`auto` first: spawns start at once and every tool call is approved (tool
+        policy ``auto``); otherwise the mode is :attr:`mode` and the tool policy
+        :attr:`tool_policy`."""
+        self._start(epic, workspace, auto=auto, propose=False)
+
+    def _start(self, epic: str, workspace: str, *, auto: bool | None, propose: bool) -> None:
         epic, folder = check_start(epic, workspace)
         if self.busy:
             raise ControllerError("a run is in progress: cancel it first")
-        auto = self.auto if auto is None else auto
+        if auto is not None:
+            self.auto = auto
         self.runner = EpicRunner(
-            self.session, self.factory, self.options, auto=auto,
-            policy=ToolPolicy.AUTO if auto else self.tool_policy, mcp=self.mcp,
+            self.session, self.factory, self.options, mode=self._mode,
+            policy=ToolPolicy.AUTO if self._auto else self.tool_policy, mcp=self.mcp,
         )
         self._shut_down = False
-        loop = asyncio.get_running_loop()
-        self._ended = loop.create_future()
-        self._task = loop.create_task(self.runner.begin(epic, str(folder)), name="mma-run")
-        self._task.add_done_callback(self._on_done)
+        self._launch(self.runner.begin(epic, str(folder), propose=propose), "mma-run")
 
-    def _on_done(self, task: asyncio.Task[RunStatus]) -> None:
+    def _launch(self, run: Coroutine[Any, Any, RunStatus], name: str) -> None:
+        """Run the runner's coroutine as the current run task; ``finished`` when it ends."""
+        loop = asyncio.get_running_loop()
+        self._ended = ended = loop.create_future()
+        self._task = task = loop.create_task(run, name=name)
+        task.add_done_callback(lambda done: self._on_done(done, ended))
+
+    def _on_done(self, task: asyncio.Task[RunStatus], ended: asyncio.Future[None]) -> None:
         """Say how the run ended; then :meth:`aclose` may let the owner go."""
         try:
             if self._closed:
@@ -141,8 +167,8 @@ class Controller(PipelineCommands, TicketCommands, QObject):
                 return
             self.finished.emit(self._final_status(task))
         finally:
-            if self._ended is not None and not self._ended.done():
-                self._ended.set_result(None)
+            if not ended.done():
+                ended.set_result(None)
 
     def _final_status(self, task: asyncio.Task[RunStatus]) -> str:
         if task.cancelled():

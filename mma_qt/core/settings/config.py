@@ -16,7 +16,8 @@ Example::
 
     provider = "anthropic"          # the provider of every tier that names none
                                     # ("demo": the offline demo, for every tier)
-    max_workers = 4                 # Tier 3 workers running at once
+    max_workers = 4                 # Tier 3 workers running at once, across all tracks
+    max_tracks = 2                  # tracks running at once (Tier 2 plan, then its tickets)
     max_retries = 2                 # Tier 3 retries of a failed ticket (climbing the ladder)
     request_attempts = 4            # HTTP attempts per call (429/5xx/timeouts)
     request_timeout = 120.0         # seconds without a byte before a call times out
@@ -163,6 +164,7 @@ class Config(_Strict):
     #: providers and models then apply only when ``--provider`` names a real one.
     provider: str = "anthropic"
     max_workers: int = Field(default=RunOptions().max_workers, ge=1, le=64)
+    max_tracks: int = Field(default=RunOptions().max_tracks, ge=1, le=16)
     max_retries: int = Field(default=RunOptions().max_retries, ge=0, le=10)
     request_attempts: int = Field(default=4, ge=1, le=10)
     request_timeout: float = Field(default=120.0, gt=0, le=3600)
@@ -286,7 +288,8 @@ def run_options(config: Config, max_workers: int | None = None) -> RunOptions:
     """The conductor's options from the config (``max_workers`` from the command line wins)."""
     tools = config.tools
     return RunOptions(
-        max_workers=max_workers or config.max_workers, max_retries=config.max_retries,
+        max_workers=max_workers or config.max_workers, max_tracks=config.max_tracks,
+        max_retries=config.max_retries,
         tool_policy=tools.policy, max_tool_rounds=tools.max_tool_rounds,
         max_command_timeout_s=tools.max_command_timeout_s, allow_network=tools.allow_network,
     )
