@@ -21,6 +21,7 @@ of the run's pool. They are thread-safe.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +33,7 @@ from ..model.domain import Ticket, Tier, Track
 from ..model.prompts import render, template
 from ..tools.sandbox import Sandbox
 from .repomap import RepoMap, repository_map
-from .sources import Source, imported_files, is_file, read_source, skeleton_text
+from .sources import Source, imported_files, read_source, skeleton_text
 from .text import block, cut_head, cut_tail
 
 _PATHISH = re.compile(r"[\w.\-/]*\w\.\w+|[\w.\-]+/[\w.\-/]+")
@@ -108,9 +109,9 @@ class ContextBuilder:
     def tier2(self, epic: str, track: Track) -> Assembly:
         repo = self._map_part()
         named = _named_files(_track_text(track), self.repo_map().files)
-        sandbox = Sandbox(self.workspace)
+        read = _reader(self.workspace)
         skeletons = self._group(
-            ((f"skeleton: {rel}", skeleton_text(read_source(sandbox, rel))) for rel in named),
+            ((f"skeleton: {rel}", skeleton_text(read(rel))) for rel in named),
             self.budgets.skeleton, self.budgets.skeletons)
         values = {
             "workspace": str(self.workspace), "repository_map": repo.text, "epic": epic,
@@ -128,13 +129,13 @@ class ContextBuilder:
         ``done``: the completed tickets it depends on."""
         prefix = self._prefix(Tier.WORKER, track.id,
                               lambda: self._worker_prefix(epic, track, Path(root)))
-        sandbox = Sandbox(root)
-        sources = [read_source(sandbox, rel) for rel in ticket.target_files]
+        read = _reader(root)
+        sources = [read(rel) for rel in ticket.target_files]
         files = self._files(sources)
-        imports = [rel for s in sources for rel in imported_files(s, lambda r: is_file(sandbox, r))
+        imports = [rel for s in sources for rel in imported_files(s, lambda r: read(r).readable)
                    if rel not in ticket.target_files and rel not in prefix.skeletons]
         skeletons = self._group(
-            ((f"import skeleton: {rel}", skeleton_text(read_source(sandbox, rel)))
+            ((f"import skeleton: {rel}", skeleton_text(read(rel)))
              for rel in dict.fromkeys(imports)),
             self.budgets.skeleton, self.budgets.skeletons)
         answers = self._group(
@@ -164,8 +165,8 @@ class ContextBuilder:
                 "track", f"{epic}\n{track.title}", shared=True)))
 
         prefix = self._prefix(Tier.QA, track.id, make)
-        sandbox = Sandbox(root)
-        files = self._files([read_source(sandbox, rel) for rel in ticket.target_files])
+        read = _reader(root)
+        files = self._files([read(rel) for rel in ticket.target_files])
         failure = _part("error", error, self.budgets.error)
         tail = _part("output tail", output.rstrip() or "(no output)", self.budgets.tail, cut_tail)
         user = _user(Tier.QA, {
@@ -181,11 +182,11 @@ class ContextBuilder:
 
     def _worker_prefix(self, epic: str, track: Track, root: Path) -> _Prefix:
         repo = self._map_part()
-        sandbox = Sandbox(root)
+        read = _reader(root)
         named = sorted({rel for t in track.tickets for rel in t.target_files})
         skeletons = self._group(
             ((f"skeleton: {rel}", skeleton_text(source))
-             for rel in named if (source := read_source(sandbox, rel)).readable),
+             for rel in named if (source := read(rel)).readable),
             self.budgets.skeleton, self.budgets.skeletons, shared=True)
         values = {**_worker_shared(epic, track, self.workspace), "repository_map": repo.text,
                   "track_skeletons": block("Skeletons of the track's files", skeletons)}
@@ -228,6 +229,17 @@ def _part(name: str, text: str, budget: int,
 
 def _ticket(ticket: Ticket) -> ContextPart:
     return ContextPart("ticket", f"{ticket.id}: {ticket.title}\n{ticket.description}")
+
+
+def _reader(root: Path | str) -> Callable[[str], Source]:
+    """Reads workspace files inside ``root``, each once per reader; a ``root`` that is no
+    folder gives every file as a problem, never an exception (the prompt says why)."""
+    try:
+        sandbox = Sandbox(root)
+    except ValueError as exc:
+        problem = f"no working directory: {exc}"
+        return lambda rel: Source(rel, problem=problem)
+    return functools.cache(lambda rel: read_source(sandbox, rel))
 
 
 def _instructions(tier: Tier) -> ContextPart:

@@ -59,14 +59,6 @@ def read_source(sandbox: Sandbox, rel: str) -> Source:
     return Source(rel, data.decode("utf-8", errors="replace"))
 
 
-def is_file(sandbox: Sandbox, rel: str) -> bool:
-    """Whether ``rel`` is a file inside the sandbox (False for anything it refuses)."""
-    try:
-        return sandbox.resolve(rel).is_file()
-    except ToolError:
-        return False
-
-
 def skeleton_text(source: Source) -> str:
     """Signatures and docstrings of a readable source, or why there are none."""
     if not source.readable:

@@ -16,6 +16,10 @@ block's stop. An assistant turn goes back as content blocks (its text, then a ``
 block per call with the parsed input); the results go back in the next user message as
 ``tool_result`` blocks (``tool_use_id``, ``content``, ``is_error``), in the calls' order.
 Consecutive turns of one role (tool results, then a user note) share one message.
+
+Prompt caching: the system text goes as one text block with ``cache_control: {"type":
+"ephemeral"}`` (:func:`system_blocks`); the context assembly puts everything that is the
+same for all calls of a tier in a track there, so calls 2..n read it from the cache.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from anthropic.types import (
     MessageDeltaUsage,
     MessageParam,
     RawMessageStreamEvent,
+    TextBlockParam,
     ToolParam,
 )
 from anthropic.types import Usage as AnthropicUsage
@@ -73,7 +78,7 @@ class AnthropicClient(SdkClient):
     def _open(self, request: CompletionRequest, aborter: StreamAborter) -> PieceStream:
         kwargs: dict[str, Any] = {}
         if request.system:
-            kwargs["system"] = request.system
+            kwargs["system"] = system_blocks(request.system)
         if request.tools:
             kwargs["tools"] = [_tool(tool) for tool in request.tools]
         stream = self._client().messages.create(
@@ -131,6 +136,14 @@ class AnthropicClient(SdkClient):
         return status_failure(
             exc.status_code, detail, retry_after=retry_after_from_headers(exc.response.headers)
         )
+
+
+def system_blocks(system: str) -> list[TextBlockParam]:
+    """The system text as one block marked as a prompt-cache breakpoint: everything up to
+    it (the tools, then the system text, the same for every call of a tier in a track) is
+    cached for five minutes, and later calls read it at a tenth of the input price. A
+    prefix shorter than the model's minimum is simply not cached."""
+    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
 
 
 def messages(turns: tuple[Turn, ...]) -> list[MessageParam]:

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
+from ..context import ContextBuilder
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import Cancelled, CancelToken, PauseGate
 from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
-from ..model.prompts import render
 from ..model.status import StreamStatus, TicketStatus
 from ..model.usage import Usage
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
@@ -60,6 +60,13 @@ class RunContext:
     claims: FileClaims = field(default_factory=FileClaims)
     #: Tools offered to Tier 3 besides the builtin ones (e.g. MCP tools, ``SERVER__tool``).
     extra_tools: tuple[Tool, ...] = ()
+    _context: ContextBuilder | None = field(default=None, init=False)
+
+    def context(self) -> ContextBuilder:
+        """The run's context assembly: its repository map and track prefixes are made once."""
+        if self._context is None:
+            self._context = ContextBuilder(self.session.workspace, self.options.context)
+        return self._context
 
     def bench(self, track_id: str) -> TrackBench:
         """A new working directory for the track (prepared on its first tool call)."""
@@ -232,7 +239,7 @@ class Conductor:
             session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=model)
             loop = ToolLoop(ctx, self.bench, ticket, token)
             try:
-                outcome = await loop.converse(self._request(ticket, model, sid))
+                outcome = await loop.converse(await self._request(ticket, model, sid))
             except CallFailed as failed:
                 error, tail = _described(failed)
                 log.error("ticket %s failed: %s", ticket.id, error, exc_info=failed.cause)
@@ -253,6 +260,7 @@ class Conductor:
             if outcome.cancelled:
                 session.write(sid, f"\n[cancelled: {token.reason}]\n")
                 return _Ending(TicketStatus.CANCELLED, token.reason)
+            ticket.answer = outcome.text
             return _Ending(TicketStatus.COMPLETED)
 
     async def _keep_changes(self, ticket: Ticket, sid: str, ending: _Ending) -> _Ending:
@@ -285,24 +293,18 @@ class Conductor:
         self.ctx.session.write(sid, f"\n[{files} changed file{'s' * (files != 1)}: {where}]\n")
         return ending
 
-    def _request(self, ticket: Ticket, model: str, sid: str) -> CompletionRequest:
+    async def _request(self, ticket: Ticket, model: str, sid: str) -> CompletionRequest:
+        """Tier 3's request, its context read in the run's pool (the track's working
+        directory once its first tool call opened it, else the workspace)."""
         session = self.ctx.session
-        done = [d for d in ticket.depends_on if session.tickets[d].status is TicketStatus.COMPLETED]
-        prompt = render(
-            Tier.WORKER,
-            epic=session.epic,
-            track_title=self.track.title,
-            ticket_title=ticket.title,
-            ticket_id=ticket.id,
-            ticket_description=ticket.description,
-            target_files=", ".join(ticket.target_files) or "(none named)",
-            dependencies=", ".join(done) or "(none)",
-            workspace=session.workspace,
-            qa_hint=ticket.qa_hint or "(none)",
-        )
+        done = [session.tickets[d] for d in ticket.depends_on
+                if session.tickets[d].status is TicketStatus.COMPLETED]
+        made = await self.ctx.blocking(
+            f"{sid}: context", self.ctx.context().tier3, session.epic, self.track, ticket,
+            root=self.bench.workdir or session.workspace, done=done)
         return CompletionRequest(
-            Tier.WORKER, model, prompt.system, prompt.user, sid, ticket.id,
-            attempt=ticket.retry_count,
+            Tier.WORKER, model, made.system, made.prompt, sid, ticket.id,
+            attempt=ticket.retry_count, context=made.parts,
         )
 
     async def _diagnose(self, ticket: Ticket, failed: CallFailed, token: CancelToken) -> str:
@@ -317,17 +319,14 @@ class Conductor:
                 record.stream_id,
                 f"\n\n--- diagnosis of attempt {ticket.retry_count + 1} on {failed.model} ---\n",
             )
-        prompt = render(
-            Tier.QA,
-            ticket_title=ticket.title,
-            ticket_id=ticket.id,
-            error=_described(failed)[0],
-            output_tail="\n".join(failed.text.splitlines()[-20:]) or "(no output)",
-        )
+        made = await ctx.blocking(
+            f"{record.stream_id}: context", ctx.context().tier4, session.epic, self.track,
+            ticket, root=self.bench.workdir or session.workspace, error=_described(failed)[0],
+            output=failed.text)
         session.stream_running(record.stream_id, model)
         request = CompletionRequest(
-            Tier.QA, model, prompt.system, prompt.user, record.stream_id, ticket.id,
-            attempt=ticket.retry_count,
+            Tier.QA, model, made.system, made.prompt, record.stream_id, ticket.id,
+            attempt=ticket.retry_count, context=made.parts,
         )
         loop = ToolLoop(ctx, self.bench, ticket, CancelToken(token), tier=Tier.QA)
         try:

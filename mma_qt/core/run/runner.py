@@ -13,12 +13,12 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
+from ..context import Assembly
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
 from ..model.plans import PlanError, parse_tickets, parse_tracks
-from ..model.prompts import render
 from ..model.status import RunStatus, StreamStatus, TicketStatus, ToolPolicy
 from ..providers.base import CompletionRequest, ProviderFactory
 from ..settings.mcp_config import McpServerConfig
@@ -217,29 +217,16 @@ class EpicRunner:
     async def _plan_tracks(self) -> list[Track]:
         session = self.session
         session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
-
-        def prompt(feedback: str) -> tuple[str, str]:
-            p = render(Tier.ORCHESTRATOR, epic=session.epic, workspace=session.workspace)
-            return p.system, p.user + feedback
-
+        made = await self.ctx.blocking("Tier 1: context", self.ctx.context().tier1, session.epic)
         return await self._plan(Tier.ORCHESTRATOR, "Tier 1", "Tier 1: orchestrator", None,
-                                prompt, parse_tracks)
+                                made.with_feedback, parse_tracks)
 
     async def _plan_tickets(self, track: Track, index: int) -> list[Ticket]:
         session = self.session
         session.set_phase(self._planning_status(), Tier.TECH_LEAD)
         sid = stream_id(Tier.TECH_LEAD, None if index == 0 else track.id)
-
-        def prompt(feedback: str) -> tuple[str, str]:
-            p = render(
-                Tier.TECH_LEAD,
-                epic=session.epic,
-                track_title=track.title,
-                track_description=track.description,
-                workspace=session.workspace,
-                feedback=feedback,
-            )
-            return p.system, p.user
+        made = await self.ctx.blocking(f"{sid}: context", self.ctx.context().tier2,
+                                       session.epic, track)
 
         def parse(text: str) -> list[Ticket]:
             tickets = parse_tickets(text)
@@ -250,7 +237,7 @@ class EpicRunner:
             return tickets
 
         return await self._plan(Tier.TECH_LEAD, sid, f"Tier 2: {track.title}", track.id,
-                                prompt, parse)
+                                made.with_feedback, parse)
 
     async def _plan(
         self,
@@ -258,7 +245,7 @@ class EpicRunner:
         sid: str,
         title: str,
         track_id: str | None,
-        prompt: Callable[[str], tuple[str, str]],
+        prompt: Callable[[str], Assembly],
         parse: Callable[[str], T],
     ) -> T:
         """Ask ``tier`` for a plan; on a rejected plan ask again with the reason."""
@@ -269,8 +256,9 @@ class EpicRunner:
         last_error: Exception | None = None
         for attempt in range(self.options.plan_retries + 1):
             session.stream_running(sid, model)
-            system, user = prompt(feedback)
-            request = CompletionRequest(tier, model, system, user, sid, attempt=attempt)
+            made = prompt(feedback)
+            request = CompletionRequest(tier, model, made.system, made.prompt, sid,
+                                        attempt=attempt, context=made.parts)
             try:
                 outcome = await self.ctx.call(request, self.ctx.token)
             except CallFailed as failed:
