@@ -13,16 +13,26 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mma_qt.core.model.cancel import CancelToken
 from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.status import RunStatus
 from mma_qt.core.model.usage import Usage
+from mma_qt.core.providers.anthropic_provider import AnthropicClient
+from mma_qt.core.providers.base import (
+    AssistantTurn,
+    CompletionRequest,
+    ToolCall,
+    ToolDefinition,
+    ToolOutcome,
+    ToolResultsTurn,
+)
 from mma_qt.core.providers.registry import build_factory
 from mma_qt.core.settings.config import (
     Config,
@@ -206,3 +216,35 @@ def test_tickets_of_a_track_share_the_first_tickets_prefix_and_cache_reads_count
         assert got["estimated"] is False
     assert status["tier_usage"]["Tier 3"]["cache_read"] == sum(
         w.usage.cache_read for w in workers[1:]) > 0
+
+
+def anthropic_body(wire: WireServer, request: CompletionRequest) -> dict[str, Any]:
+    wire.add(SSEReply(anthropic_script(["ok"]).full()))
+    client = AnthropicClient(api_key="sk-test-1", base_url=wire.base_url)
+    list(client.stream(request, CancelToken()))
+    return wire.requests[-1].body
+
+
+def breakpoints(body: dict[str, Any]) -> list[str]:
+    """Where the request's cache breakpoints are: ``system`` or ``message N block M``."""
+    found = [f"system {i}" for i, b in enumerate(body["system"]) if "cache_control" in b]
+    for n, message in enumerate(body["messages"]):
+        found += [f"message {n} block {m}" for m, b in enumerate(message["content"])
+                  if b.get("cache_control") == {"type": "ephemeral"}]
+    return found
+
+
+def test_anthropic_marks_the_system_text_and_a_tool_conversations_last_block(
+    wire: WireServer,
+) -> None:
+    tool = ToolDefinition("read_file", "Read a file", {"type": "object", "properties": {}})
+    call = ToolCall("toolu_1", "read_file", {"path": "a.py"})
+    first = CompletionRequest(Tier.WORKER, "claude-sonnet-4-6", "SYSTEM", "PROMPT", "s",
+                              tools=(tool,))
+    later = replace(first, history=(AssistantTurn("Reading.", (call,)),
+                                    ToolResultsTurn((ToolOutcome("toolu_1", "read_file", "x"),))))
+    plain = replace(first, tools=())
+
+    assert breakpoints(anthropic_body(wire, first)) == ["system 0", "message 0 block 0"]
+    assert breakpoints(anthropic_body(wire, later)) == ["system 0", "message 2 block 0"]
+    assert breakpoints(anthropic_body(wire, plain)) == ["system 0"]
