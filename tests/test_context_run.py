@@ -115,3 +115,22 @@ def test_each_request_carries_its_parts_and_tickets_of_a_track_share_one_prefix(
     assert "T-001" in tickets["T-002"].depends_on
     assert "answer: T-001" in [p.name for p in dependent.context]
     assert answered.strip()[-60:] in dependent.prompt
+
+
+def test_nothing_is_read_for_a_prompt_once_the_run_is_cancelled(
+    qtbot: Any, start: Any, qloop: Any, tmp_path: Path
+) -> None:
+    """Closing the app cancels the run and shuts its pool down: a prompt asked for after
+    that reads nothing (no "pool is shut down" error), and its call is not made."""
+    runner, _task = start(DemoProviderFactory(delay=0), workspace=str(tmp_path))
+    runner.shutdown()
+    read: list[str] = []
+
+    def tier1(epic: str) -> assembly.Assembly:
+        read.append(epic)
+        return assembly.Assembly("system", "prompt", ())
+
+    asked = qloop.create_task(runner.ctx.assemble("Tier 1: context", tier1, "epic"))
+    qtbot.waitUntil(asked.done, timeout=10_000)
+    assert asked.result() == assembly.Assembly("", "", ())
+    assert read == []

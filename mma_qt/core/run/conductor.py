@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from ..context import ContextBuilder
+from ..context import Assembly, ContextBuilder
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import Cancelled, CancelToken, PauseGate
@@ -82,6 +82,15 @@ class RunContext:
                        **kwargs: P.kwargs) -> R:
         """``fn(*args, **kwargs)`` in a worker thread of the run's pool, awaited."""
         return await asyncio.wrap_future(self.pool.submit(name, fn, *args, **kwargs))
+
+    async def assemble(self, name: str, fn: Callable[P, Assembly], *args: P.args,
+                       **kwargs: P.kwargs) -> Assembly:
+        """A prompt's context, ``fn`` of :meth:`context`, read in the run's pool. Once the
+        run is cancelled nothing is read (the pool may be shut down): the assembly is
+        empty, and the call it was for is not made (:meth:`call`)."""
+        if self.token.cancelled:
+            return Assembly("", "", ())
+        return await self.blocking(name, fn, *args, **kwargs)
 
     async def hold(self, token: CancelToken, name: str = "paused") -> bool:
         """Wait (without blocking the loop) while the run is paused; False once cancelled."""
@@ -236,10 +245,11 @@ class Conductor:
             model = ticket.model_override or ctx.factory.model_for(Tier.WORKER, ticket.retry_count)
             if ticket.retry_count:
                 session.write(sid, f"\n\n--- retry {ticket.retry_count} on {model} ---\n")
+            request = await self._request(ticket, model, sid)
             session.set_ticket(ticket, TicketStatus.IN_PROGRESS, model=model)
             loop = ToolLoop(ctx, self.bench, ticket, token)
             try:
-                outcome = await loop.converse(await self._request(ticket, model, sid))
+                outcome = await loop.converse(request)
             except CallFailed as failed:
                 error, tail = _described(failed)
                 log.error("ticket %s failed: %s", ticket.id, error, exc_info=failed.cause)
@@ -299,7 +309,7 @@ class Conductor:
         session = self.ctx.session
         done = [session.tickets[d] for d in ticket.depends_on
                 if session.tickets[d].status is TicketStatus.COMPLETED]
-        made = await self.ctx.blocking(
+        made = await self.ctx.assemble(
             f"{sid}: context", self.ctx.context().tier3, session.epic, self.track, ticket,
             root=self.bench.workdir or session.workspace, done=done)
         return CompletionRequest(
@@ -319,7 +329,7 @@ class Conductor:
                 record.stream_id,
                 f"\n\n--- diagnosis of attempt {ticket.retry_count + 1} on {failed.model} ---\n",
             )
-        made = await ctx.blocking(
+        made = await ctx.assemble(
             f"{record.stream_id}: context", ctx.context().tier4, session.epic, self.track,
             ticket, root=self.bench.workdir or session.workspace, error=_described(failed)[0],
             output=failed.text)

@@ -217,7 +217,7 @@ class EpicRunner:
     async def _plan_tracks(self) -> list[Track]:
         session = self.session
         session.set_phase(self._planning_status(), Tier.ORCHESTRATOR)
-        made = await self.ctx.blocking("Tier 1: context", self.ctx.context().tier1, session.epic)
+        made = await self.ctx.assemble("Tier 1: context", self.ctx.context().tier1, session.epic)
         return await self._plan(Tier.ORCHESTRATOR, "Tier 1", "Tier 1: orchestrator", None,
                                 made.with_feedback, parse_tracks)
 
@@ -225,7 +225,7 @@ class EpicRunner:
         session = self.session
         session.set_phase(self._planning_status(), Tier.TECH_LEAD)
         sid = stream_id(Tier.TECH_LEAD, None if index == 0 else track.id)
-        made = await self.ctx.blocking(f"{sid}: context", self.ctx.context().tier2,
+        made = await self.ctx.assemble(f"{sid}: context", self.ctx.context().tier2,
                                        session.epic, track)
 
         def parse(text: str) -> list[Ticket]:
