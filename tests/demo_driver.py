@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mma_qt.core.context import ContextBuilder
 from mma_qt.core.model import dag
 from mma_qt.core.model.cancel import CancelToken
-from mma_qt.core.model.domain import Ticket, Tier
+from mma_qt.core.model.context import ContextBudgets
+from mma_qt.core.model.domain import Ticket, Tier, Track
 from mma_qt.core.model.plans import parse_tickets
-from mma_qt.core.model.prompts import render, sample_epic
+from mma_qt.core.model.prompts import sample_epic
 from mma_qt.core.providers.base import (
     AssistantTurn,
     CompletionRequest,
@@ -112,10 +114,17 @@ def converse(client: DemoClient, first: CompletionRequest, registry: ToolRegistr
     raise AssertionError(f"no final answer in {max_rounds} rounds")
 
 
+TRACK = Track("TR-1", "Deliver", "All of it")
+
+
+def context(folder: Path | str) -> ContextBuilder:
+    """The run's context assembly, as the runner and conductor use it."""
+    return ContextBuilder(folder, ContextBudgets())
+
+
 def plan(client: DemoClient) -> list[Ticket]:
-    prompt = render(Tier.TECH_LEAD, epic=sample_epic(), track_title="Deliver",
-                    track_description="All of it", workspace="/ws", feedback="")
-    request = CompletionRequest(Tier.TECH_LEAD, "demo-tech-lead", prompt.system, prompt.user,
+    made = context("/ws").tier2(sample_epic(), TRACK)
+    request = CompletionRequest(Tier.TECH_LEAD, "demo-tech-lead", made.system, made.prompt,
                                 "tier2")
     text = "".join(i.text for i in client.stream(request, CancelToken())
                    if isinstance(i, TextDelta))
@@ -124,23 +133,19 @@ def plan(client: DemoClient) -> list[Ticket]:
 
 def worker_request(ticket: Ticket, folder: Path, registry: ToolRegistry, attempt: int = 0,
                    hint: str = "") -> CompletionRequest:
-    prompt = render(Tier.WORKER, epic=sample_epic(), track_title="Deliver",
-                    ticket_title=ticket.title, ticket_id=ticket.id,
-                    ticket_description=ticket.description,
-                    target_files=", ".join(ticket.target_files) or "(none named)",
-                    dependencies=", ".join(ticket.depends_on) or "(none)",
-                    workspace=str(folder), qa_hint=hint or "(none)")
-    return CompletionRequest(Tier.WORKER, "demo-worker", prompt.system, prompt.user,
+    done = [Ticket(d, d) for d in ticket.depends_on]
+    made = context(folder).tier3(sample_epic(), TRACK, replace(ticket, qa_hint=hint),
+                                 root=folder, done=done)
+    return CompletionRequest(Tier.WORKER, "demo-worker", made.system, made.prompt,
                              f"tier3 {ticket.id}", ticket.id, attempt=attempt,
                              tools=tool_definitions(registry))
 
 
 def diagnose(client: DemoClient, ticket: Ticket, failed: Attempt) -> str:
     """Tier 4's reply to a failed attempt, as the conductor asks for it."""
-    prompt = render(Tier.QA, ticket_title=ticket.title, ticket_id=ticket.id,
-                    error=failed.failure,
-                    output_tail="\n".join(failed.final_text.splitlines()[-20:]))
-    request = CompletionRequest(Tier.QA, "demo-qa", prompt.system, prompt.user,
+    made = context("/ws").tier4(sample_epic(), TRACK, ticket, root="/ws", error=failed.failure,
+                                output=failed.final_text)
+    request = CompletionRequest(Tier.QA, "demo-qa", made.system, made.prompt,
                                 f"qa {ticket.id}", ticket.id)
     return "".join(i.text for i in client.stream(request, CancelToken())
                    if isinstance(i, TextDelta))

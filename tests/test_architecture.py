@@ -27,7 +27,7 @@ WIDGET_IMPORTS = ("PySide6.QtWidgets", "PySide6.QtGui", "mma_qt.ui")
 #: Never loaded by the pure rooms.
 QT_IMPORTS = ("PySide6", "shiboken6", "qasync")
 PURE_ROOMS = ("mma_qt.core.model", "mma_qt.core.settings", "mma_qt.core.providers",
-              "mma_qt.core.tools")
+              "mma_qt.core.tools", "mma_qt.core.context")
 #: Constructor names that must not be called at module level in providers/.
 SINGLETON_SUFFIXES = ("Client", "Factory", "Session", "Anthropic", "OpenAI")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -123,6 +123,7 @@ def test_importing_the_pure_rooms_loads_no_qt_at_all() -> None:
     )
     assert "mma_qt.core.providers.demo" in modules and "mma_qt.core.model.usage" in modules
     assert "mma_qt.core.tools.registry" in modules
+    assert "mma_qt.core.context.assembly" in modules
     loaded = _loaded_after("import " + ", ".join(modules))
     assert offending(loaded, QT_IMPORTS) == []
 
@@ -146,7 +147,11 @@ def test_the_layer_contracts_hold() -> None:
         ("mma_qt/core/providers/demo.py", "import PySide6.QtCore", "pure: no Qt"),
         ("mma_qt/core/run/pool.py", "import mma_qt.ui.formatting", "knows nothing of the window"),
         ("mma_qt/hooks/client.py", "import mma_qt.core.run.controller", "hooks never reach"),
-        ("mma_qt/core/tools/sandbox.py", "import mma_qt.core.run.worker", "tools are pure"),
+        # (a module core.context does not reach, which would break its contract too)
+        ("mma_qt/core/tools/mcp/status.py", "import mma_qt.core.run.worker", "tools are pure"),
+        ("mma_qt/core/context/repomap.py", "import mma_qt.core.run.pool", "context is pure"),
+        ("mma_qt/core/context/text.py", "import PySide6.QtCore", "context is pure"),
+        ("mma_qt/core/model/usage.py", "import mma_qt.core.context", "ground floor"),
     ],
 )
 def test_a_forbidden_import_is_caught(

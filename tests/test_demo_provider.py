@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from mma_qt.core.context import ContextBuilder
 from mma_qt.core.model import dag
 from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken
-from mma_qt.core.model.domain import Tier
+from mma_qt.core.model.context import ContextBudgets
+from mma_qt.core.model.domain import Ticket, Tier, Track
 from mma_qt.core.model.plans import parse_tickets, parse_tracks
-from mma_qt.core.model.prompts import render, sample_epic
+from mma_qt.core.model.prompts import sample_epic
 from mma_qt.core.model.usage import estimate_tokens
 from mma_qt.core.providers.base import CompletionRequest, ProviderClient, TextDelta, UsageReport
 from mma_qt.core.providers.demo import (
@@ -30,22 +32,21 @@ SCENARIOS = Path(str(bundled("scenarios")))
 
 
 def request(tier: Tier, ticket_id: str = "T-001", attempt: int = 0) -> CompletionRequest:
-    """A request rendered from the real templates, as the runner and conductor build them."""
-    epic = sample_epic()
+    """A request assembled from the real templates, as the runner and conductor assemble
+    them (on a workspace that does not exist: no files)."""
+    epic, context = sample_epic(), ContextBuilder("/ws", ContextBudgets())
+    track = Track("TR-1", "Deliver", "All of it")
+    ticket = Ticket(ticket_id, "Export to CSV", "Add the export", target_files=("src/export.py",))
     if tier is Tier.ORCHESTRATOR:
-        prompt = render(tier, epic=epic, workspace="/ws", remark="")
+        made = context.tier1(epic)
     elif tier is Tier.TECH_LEAD:
-        prompt = render(tier, epic=epic, track_title="Deliver", track_description="All of it",
-                        workspace="/ws", feedback="")
+        made = context.tier2(epic, track)
     elif tier is Tier.WORKER:
-        prompt = render(tier, epic=epic, track_title="Deliver", ticket_title="Export to CSV",
-                        ticket_id=ticket_id, ticket_description="Add the export",
-                        target_files="src/export.py", dependencies="(none)", workspace="/ws",
-                        qa_hint="(none)")
+        made = context.tier3(epic, track, ticket, root="/ws", done=[])
     else:
-        prompt = render(tier, ticket_title="Export to CSV", ticket_id=ticket_id,
-                        error="TimeoutError: slow", output_tail="(no output)")
-    return CompletionRequest(tier, f"demo-{int(tier)}", prompt.system, prompt.user,
+        made = context.tier4(epic, track, ticket, root="/ws", error="TimeoutError: slow",
+                             output="")
+    return CompletionRequest(tier, f"demo-{int(tier)}", made.system, made.prompt,
                              f"stream {int(tier)}", None if tier < Tier.WORKER else ticket_id,
                              attempt=attempt)
 

@@ -16,8 +16,7 @@ import pytest
 
 from mma_qt.core.model.bundled import bundled
 from mma_qt.core.model.cancel import CancelToken
-from mma_qt.core.model.domain import Tier
-from mma_qt.core.model.prompts import render
+from mma_qt.core.model.domain import Ticket, Tier
 from mma_qt.core.model.usage import estimate_tokens
 from mma_qt.core.providers.base import (
     AssistantTurn,
@@ -38,7 +37,7 @@ from mma_qt.core.providers.demo import (
 from mma_qt.core.providers.demo_plan import JOBS, suite_command
 from mma_qt.core.tools import Sandbox, ToolRegistry
 
-from .demo_driver import PlanRun, converse, plan, run_plan, worker_request
+from .demo_driver import TRACK, PlanRun, context, converse, plan, run_plan, worker_request
 
 SCENARIOS = Path(str(bundled("scenarios")))
 MODULE = ("reports/__init__.py", "reports/model.py", "reports/csv_export.py", "reports/cli.py",
@@ -274,10 +273,10 @@ def test_without_tools_the_worker_still_answers_in_prose(tmp_path: Path) -> None
 
 
 def test_qa_names_the_module_a_failing_test_checks() -> None:
-    prompt = render(Tier.QA, ticket_title="Run the tests", ticket_id="T-006",
-                    error="DemoWorkerError: the tests fail: test_x (test_cli): "
-                          "AssertionError: 1 != 2", output_tail="(no output)")
-    qa = CompletionRequest(Tier.QA, "demo-qa", prompt.system, prompt.user, "qa", "T-006")
+    made = context("/ws").tier4(
+        "e", TRACK, Ticket("T-006", "Run the tests"), root="/ws", output="",
+        error="DemoWorkerError: the tests fail: test_x (test_cli): AssertionError: 1 != 2")
+    qa = CompletionRequest(Tier.QA, "demo-qa", made.system, made.prompt, "qa", "T-006")
     text = "".join(i.text for i in DemoClient(0, Scenario()).stream(qa, CancelToken())
                    if isinstance(i, TextDelta))
     assert text.strip().split("\n\n")[-1] == (

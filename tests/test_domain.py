@@ -14,7 +14,7 @@ from mma_qt.core.model.cancel import Cancelled, CancelToken, PauseGate
 from mma_qt.core.model.domain import Ticket, Tier
 from mma_qt.core.model.plans import PlanError, extract_json, parse_tickets, parse_tracks
 from mma_qt.core.model.pricing import Price, PricingError, PricingTable
-from mma_qt.core.model.prompts import render
+from mma_qt.core.model.prompts import render, template
 from mma_qt.core.model.status import TicketStatus
 from mma_qt.core.model.usage import Usage, estimate_tokens, sum_usage
 
@@ -271,32 +271,62 @@ def test_parse_tickets_and_tracks_reject_empty_plans() -> None:
 
 # -- prompts -------------------------------------------------------------------------
 
-#: The values each tier's caller (runner, conductor) passes: the template contract.
+#: The values each tier's caller (core/context/assembly.py) passes: the template contract,
+#: shared (the system text) then the call's own (the user prompt).
 PROMPT_VALUES = {
-    Tier.ORCHESTRATOR: ("epic", "workspace", "remark"),
-    Tier.TECH_LEAD: ("epic", "track_title", "track_description", "workspace", "feedback"),
-    Tier.WORKER: ("epic", "track_title", "ticket_title", "ticket_id", "ticket_description",
-                  "target_files", "dependencies", "workspace", "qa_hint"),
-    Tier.QA: ("ticket_title", "ticket_id", "error", "output_tail"),
+    Tier.ORCHESTRATOR: (("workspace", "repository_map"), ("epic",)),
+    Tier.TECH_LEAD: (("workspace", "repository_map"),
+                     ("epic", "track_title", "track_description", "track_skeletons")),
+    Tier.WORKER: (("epic", "track_title", "track_description", "workspace", "repository_map",
+                   "track_skeletons"),
+                  ("ticket_title", "ticket_id", "ticket_description", "target_files",
+                   "dependencies", "qa_hint", "target_contents", "import_skeletons",
+                   "dependency_answers")),
+    Tier.QA: (("epic", "track_title", "workspace"),
+              ("ticket_title", "ticket_id", "ticket_description", "target_files", "error",
+               "output_tail", "target_contents")),
 }
+
+
+def all_values(tier: Tier) -> tuple[str, ...]:
+    shared, own = PROMPT_VALUES[tier]
+    return (*shared, *own)
 
 
 @pytest.mark.parametrize("tier", list(Tier))
 def test_render_fills_every_placeholder(tier: Tier) -> None:
-    values = {name: f"<<{name}-value>>" for name in PROMPT_VALUES[tier]}
-    prompt = render(tier, **values)
-    assert prompt.system and "---" not in prompt.system and "$" not in prompt.system
+    shared, own = PROMPT_VALUES[tier]
+    prompt = render(tier, **{name: f"<<{name}-value>>" for name in (*shared, *own)})
+    assert "---" not in prompt.system and "$" not in prompt.system
     assert "$" not in prompt.user
-    for value in values.values():
-        assert value in prompt.user
+    assert prompt.system.startswith(template(tier).instructions.strip())
+    for name in shared:
+        assert f"<<{name}-value>>" in prompt.system and f"<<{name}-value>>" not in prompt.user
+    for name in own:
+        assert f"<<{name}-value>>" in prompt.user and f"<<{name}-value>>" not in prompt.system
 
 
 @pytest.mark.parametrize("tier", list(Tier))
 def test_render_raises_key_error_naming_a_missing_value(tier: Tier) -> None:
-    names = PROMPT_VALUES[tier]
+    names = all_values(tier)
     for missing in names:
         with pytest.raises(KeyError, match=missing):
             render(tier, **{n: "v" for n in names if n != missing})
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_render_refuses_a_value_its_template_does_not_name(tier: Tier) -> None:
+    with pytest.raises(KeyError, match="names no feedback"):
+        render(tier, feedback="x", **dict.fromkeys(all_values(tier), "v"))
+
+
+def test_render_leaves_out_the_line_of_an_empty_value_and_its_blank_line() -> None:
+    values = dict.fromkeys(all_values(Tier.WORKER), "v")
+    full = render(Tier.WORKER, **values).user
+    values.update(target_contents="", import_skeletons="")
+    short = render(Tier.WORKER, **values).user
+    assert "\n\n\n" not in short
+    assert short == full.replace("\nv\n\nv\n\nv\n", "\nv\n")
 
 
 # -- cancellation and pause ------------------------------------------------------------

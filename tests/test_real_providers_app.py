@@ -134,11 +134,12 @@ def test_whole_run_on_a_loopback_openai_compatible_server(
         assert (got["input"], got["output"], got["cache_read"]) == (
             expected["input"], expected["output"], expected["cache_read"]), tier
         assert got["estimated"] is False
-        assert got["cost_usd"] == pytest.approx(expected["cost_usd"], abs=1e-6)
+        # Both sides are rounded to 6 digits: they may differ by one step in the last one.
+        assert got["cost_usd"] == pytest.approx(expected["cost_usd"], abs=1.5e-6)
     assert chat.expected(Tier.WORKER, pricing)["calls"] == len(status["tickets"]) >= 5
     assert status["tier_usage"]["Tier 3"]["cost_usd"] > 0
     assert status["totals"]["cost_usd"] == pytest.approx(
-        sum(chat.expected(t, pricing)["cost_usd"] for t in Tier), abs=1e-6)
+        sum(chat.expected(t, pricing)["cost_usd"] for t in Tier), abs=5e-6)
 
 
 SECRET = "sk-proj-TESTSECRET-6b1f0c9e2d7a4f35a8c1e9b0d2f4a6c8"

@@ -34,12 +34,12 @@ import json, mma_qt
 from mma_qt.core.model.bundled import bundled, bundled_root
 from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.pricing import PricingTable
-from mma_qt.core.model.prompts import render, sample_epic
+from mma_qt.core.model.prompts import sample_epic, template
 print(json.dumps({
     "package": mma_qt.__file__,
     "data": str(bundled_root()),
     "epic": sample_epic(),
-    "prompt": render(Tier.ORCHESTRATOR, epic="e", workspace="w", remark="").system,
+    "prompt": template(Tier.ORCHESTRATOR).instructions,
     "prices": len(PricingTable.load().patterns),
     "scenarios": sorted(p.name for p in bundled("scenarios").iterdir()),
 }))

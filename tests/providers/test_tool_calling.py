@@ -141,7 +141,9 @@ def anthropic_frames(say: list[str], calls: list[WireCall], round_: int) -> list
 
 
 def anthropic_native(turn: AssistantTurn, results: tuple[ToolOutcome, ...]) -> Native:
-    return [
+    """The conversation, its last block marked as a prompt-cache breakpoint (a request that
+    offers tools: the next round reads the conversation so far from the cache)."""
+    native: Native = [
         {"role": "user", "content": [{"type": "text", "text": PROMPT}]},
         {"role": "assistant", "content": [
             {"type": "text", "text": turn.text},
@@ -154,6 +156,8 @@ def anthropic_native(turn: AssistantTurn, results: tuple[ToolOutcome, ...]) -> N
             for r in results
         ]},
     ]
+    native[-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
+    return native
 
 
 ANTHROPIC = ToolCase(

@@ -197,6 +197,8 @@ class Ticket:
     step: bool = False
     #: The user's prompt for the next attempt (a spawn edit or ``retry {prompt}``).
     prompt_override: str | None = None
+    #: The final answer of its completed attempt (what dependents' workers are told).
+    answer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -218,6 +220,7 @@ class Ticket:
             "commit": self.commit,
             "patch": self.patch,
             "step": self.step,
+            "answer": self.answer,
             "attempts": [a.to_dict() for a in self.attempts],
         }
 

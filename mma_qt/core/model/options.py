@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .context import ContextBudgets
 from .status import ToolPolicy
 
 
@@ -26,3 +27,5 @@ class RunOptions:
     max_command_timeout_s: float = 600.0
     #: ``run_command`` may reach the network (only meaningful under bubblewrap).
     allow_network: bool = False
+    #: Characters per part of each tier's context (``[context]``).
+    context: ContextBudgets = field(default_factory=ContextBudgets)

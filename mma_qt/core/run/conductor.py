@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
+from ..context import Assembly, ContextBuilder
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import Cancelled, CancelToken, PauseGate
 from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.options import RunOptions
-from ..model.prompts import render
 from ..model.status import StreamStatus, TicketStatus
 from ..model.usage import Usage
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
@@ -74,6 +74,13 @@ class RunContext:
     conductors: dict[str, Conductor] = field(default_factory=dict)
     #: Tier 3 workers running, across every track (at most ``options.max_workers``).
     slots: WorkerSlots = field(default_factory=WorkerSlots)
+    _context: ContextBuilder | None = field(default=None, init=False)
+
+    def context(self) -> ContextBuilder:
+        """The run's context assembly: its repository map and track prefixes are made once."""
+        if self._context is None:
+            self._context = ContextBuilder(self.session.workspace, self.options.context)
+        return self._context
 
     def bench(self, track_id: str) -> TrackBench:
         """A new working directory for the track (prepared on its first tool call)."""
@@ -89,6 +96,15 @@ class RunContext:
                        **kwargs: P.kwargs) -> R:
         """``fn(*args, **kwargs)`` in a worker thread of the run's pool, awaited."""
         return await asyncio.wrap_future(self.pool.submit(name, fn, *args, **kwargs))
+
+    async def assemble(self, name: str, fn: Callable[P, Assembly], *args: P.args,
+                       **kwargs: P.kwargs) -> Assembly:
+        """A prompt's context, ``fn`` of :meth:`context`, read in the run's pool. Once the
+        run is cancelled nothing is read (the pool may be shut down): the assembly is
+        empty, and the call it was for is not made (:meth:`call`)."""
+        if self.token.cancelled:
+            return Assembly("", "", ())
+        return await self.blocking(name, fn, *args, **kwargs)
 
     async def hold(self, token: CancelToken, name: str = "paused") -> bool:
         """Wait (without blocking the loop) while the run is paused; False once cancelled."""
@@ -275,6 +291,7 @@ class Conductor(Spawning):
             if outcome.cancelled:
                 session.write(sid, f"\n[cancelled: {token.reason}]\n")
                 return Ending(TicketStatus.CANCELLED, token.reason)
+            ticket.answer = outcome.text
             return Ending(TicketStatus.COMPLETED)
 
     async def _keep_changes(self, ticket: Ticket, sid: str, ending: Ending) -> Ending:
@@ -308,24 +325,18 @@ class Conductor(Spawning):
         self.ctx.session.write(sid, f"\n[{files} changed file{'s' * (files != 1)}: {where}]\n")
         return ending
 
-    def _request(self, ticket: Ticket, model: str, sid: str) -> CompletionRequest:
+    async def _request(self, ticket: Ticket, model: str, sid: str) -> CompletionRequest:
+        """Tier 3's request, its context read in the run's pool (the track's working
+        directory once its first tool call opened it, else the workspace)."""
         session = self.ctx.session
-        done = [d for d in ticket.depends_on if session.tickets[d].status is TicketStatus.COMPLETED]
-        prompt = render(
-            Tier.WORKER,
-            epic=session.epic,
-            track_title=self.track.title,
-            ticket_title=ticket.title,
-            ticket_id=ticket.id,
-            ticket_description=ticket.description,
-            target_files=", ".join(ticket.target_files) or "(none named)",
-            dependencies=", ".join(done) or "(none)",
-            workspace=session.workspace,
-            qa_hint=ticket.qa_hint or "(none)",
-        )
+        done = [session.tickets[d] for d in ticket.depends_on
+                if session.tickets[d].status is TicketStatus.COMPLETED]
+        made = await self.ctx.assemble(
+            f"{sid}: context", self.ctx.context().tier3, session.epic, self.track, ticket,
+            root=self.bench.workdir or session.workspace, done=done)
         return CompletionRequest(
-            Tier.WORKER, model, prompt.system, prompt.user, sid, ticket.id,
-            attempt=ticket.retry_count,
+            Tier.WORKER, model, made.system, made.prompt, sid, ticket.id,
+            attempt=ticket.retry_count, context=made.parts,
         )
 
     async def _diagnose(self, ticket: Ticket, failed: CallFailed, token: CancelToken) -> str:
@@ -340,17 +351,14 @@ class Conductor(Spawning):
                 record.stream_id,
                 f"\n\n--- diagnosis of attempt {ticket.retry_count + 1} on {failed.model} ---\n",
             )
-        prompt = render(
-            Tier.QA,
-            ticket_title=ticket.title,
-            ticket_id=ticket.id,
-            error=_described(failed)[0],
-            output_tail="\n".join(failed.text.splitlines()[-20:]) or "(no output)",
-        )
+        made = await ctx.assemble(
+            f"{record.stream_id}: context", ctx.context().tier4, session.epic, self.track,
+            ticket, root=self.bench.workdir or session.workspace, error=_described(failed)[0],
+            output=failed.text)
         session.stream_running(record.stream_id, model)
         request = CompletionRequest(
-            Tier.QA, model, prompt.system, prompt.user, record.stream_id, ticket.id,
-            attempt=ticket.retry_count,
+            Tier.QA, model, made.system, made.prompt, record.stream_id, ticket.id,
+            attempt=ticket.retry_count, context=made.parts,
         )
         loop = ToolLoop(ctx, self.bench, ticket, CancelToken(token), tier=Tier.QA)
         try:

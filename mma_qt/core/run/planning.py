@@ -12,12 +12,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from ..context import Assembly
 from ..live.session import MmaSession
 from ..model import dag
 from ..model.cancel import CancelToken
 from ..model.domain import Ticket, Tier, Track, stream_id
 from ..model.plans import PlanError, parse_tickets, parse_track_plan
-from ..model.prompts import render
 from ..model.status import RunStatus, StreamStatus
 from ..providers.base import CompletionRequest
 from .conductor import RunContext
@@ -59,10 +59,10 @@ class Planner:
             note = (f"\nThe user read your proposal and asks you to plan again.\n"
                     f"Remark: {remark}\nYour previous proposal:\n```json\n{proposal}\n```\n")
 
-        def prompt(feedback: str) -> tuple[str, str]:
-            p = render(Tier.ORCHESTRATOR, epic=session.epic, workspace=session.workspace,
-                       remark=note)
-            return p.system, p.user + feedback
+        made = await self.ctx.assemble("Tier 1: context", self.ctx.context().tier1, session.epic)
+
+        def prompt(feedback: str) -> Assembly:
+            return made.with_feedback(note + feedback)
 
         return await self._plan(Tier.ORCHESTRATOR, TIER1_STREAM, "Tier 1: orchestrator", None,
                                 prompt, parse_track_plan, self.ctx.token)
@@ -74,16 +74,8 @@ class Planner:
         first = session.tracks[0] is track if session.tracks else True
         sid = stream_id(Tier.TECH_LEAD, None if first else track.id)
 
-        def prompt(feedback: str) -> tuple[str, str]:
-            p = render(
-                Tier.TECH_LEAD,
-                epic=session.epic,
-                track_title=track.title,
-                track_description=track.description,
-                workspace=session.workspace,
-                feedback=feedback,
-            )
-            return p.system, p.user
+        made = await self.ctx.assemble(f"{sid}: context", self.ctx.context().tier2,
+                                       session.epic, track)
 
         def parse(text: str) -> list[Ticket]:
             tickets = parse_tickets(text)
@@ -96,7 +88,7 @@ class Planner:
             return tickets
 
         return await self._plan(Tier.TECH_LEAD, sid, f"Tier 2: {track.title}", track.id,
-                                prompt, parse, token)
+                                made.with_feedback, parse, token)
 
     async def _plan(
         self,
@@ -104,7 +96,7 @@ class Planner:
         sid: str,
         title: str,
         track_id: str | None,
-        prompt: Callable[[str], tuple[str, str]],
+        prompt: Callable[[str], Assembly],
         parse: Callable[[str], T],
         token: CancelToken,
     ) -> T:
@@ -116,8 +108,9 @@ class Planner:
         last_error: Exception | None = None
         for attempt in range(self.ctx.options.plan_retries + 1):
             session.stream_running(sid, model)
-            system, user = prompt(feedback)
-            request = CompletionRequest(tier, model, system, user, sid, attempt=attempt)
+            made = prompt(feedback)
+            request = CompletionRequest(tier, model, made.system, made.prompt, sid,
+                                        attempt=attempt, context=made.parts)
             try:
                 outcome = await self.ctx.call(request, token)
             except CallFailed as failed:

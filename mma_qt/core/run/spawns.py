@@ -64,7 +64,8 @@ class Spawning:
         ctx: RunContext
         track: Track
 
-        def _request(self, ticket: Ticket, model: str, sid: str) -> CompletionRequest: ...
+        async def _request(self, ticket: Ticket, model: str,
+                           sid: str) -> CompletionRequest: ...
 
     async def _spawn(self, ticket: Ticket, sid: str, token: CancelToken,
                      reason: str) -> Spawned | Ending | None:
@@ -76,7 +77,7 @@ class Spawning:
         number = len(ticket.attempts) + 1
         model = (ticket.next_model or ticket.model_override
                  or ctx.factory.model_for(Tier.WORKER, number - 1))
-        request = replace(self._request(ticket, model, sid), attempt=number - 1)
+        request = replace(await self._request(ticket, model, sid), attempt=number - 1)
         edited = ticket.prompt_override is not None
         if ticket.prompt_override is not None:
             request = replace(request, prompt=ticket.prompt_override)

@@ -42,6 +42,18 @@ Example::
     max_command_timeout_s = 600     # the longest timeout run_command may ask for
     allow_network = false           # commands reach the network (under bubblewrap)
 
+    [context]                       # characters per part of each tier's context
+    repo_map = 12000                # the repository map (Tier 1, and every shared prefix)
+    skeleton = 6000                 # each file's skeleton (signatures, docstrings)
+    skeletons = 24000               # all skeletons of one prompt
+    file = 24000                    # each target file in full (Tier 3, Tier 4)
+    files = 60000                   # all target files of one prompt
+    answer = 4000                   # each completed dependency's final answer (Tier 3)
+    answers = 12000                 # all of them
+    hint = 2000                     # QA's hint on a retry
+    error = 4000                    # a failed attempt's error (Tier 4)
+    tail = 6000                     # the end of its stream (Tier 4)
+
     [mcp.servers.github]            # an MCP server whose tools workers may call
     command = ["npx", "-y", "@modelcontextprotocol/server-github"]
     env = { GITHUB_TOKEN = "${GITHUB_TOKEN}" }
@@ -66,6 +78,7 @@ from typing import Any
 import platformdirs
 from pydantic import Field, ValidationError, field_validator
 
+from ..model.context import ContextBudgets
 from ..model.domain import Tier
 from ..model.options import RunOptions
 from ..model.pricing import PricingTable
@@ -159,6 +172,28 @@ class ToolsConfig(_Strict):
     allow_network: bool = RunOptions().allow_network
 
 
+_BUDGETS = ContextBudgets()
+_MAX_BUDGET = 10_000_000
+
+
+class ContextConfig(_Strict):
+    """``[context]``: characters per part of each tier's context (0: leave the part out)."""
+
+    repo_map: int = Field(default=_BUDGETS.repo_map, ge=0, le=_MAX_BUDGET)
+    skeleton: int = Field(default=_BUDGETS.skeleton, ge=0, le=_MAX_BUDGET)
+    skeletons: int = Field(default=_BUDGETS.skeletons, ge=0, le=_MAX_BUDGET)
+    file: int = Field(default=_BUDGETS.file, ge=0, le=_MAX_BUDGET)
+    files: int = Field(default=_BUDGETS.files, ge=0, le=_MAX_BUDGET)
+    answer: int = Field(default=_BUDGETS.answer, ge=0, le=_MAX_BUDGET)
+    answers: int = Field(default=_BUDGETS.answers, ge=0, le=_MAX_BUDGET)
+    hint: int = Field(default=_BUDGETS.hint, ge=0, le=_MAX_BUDGET)
+    error: int = Field(default=_BUDGETS.error, ge=0, le=_MAX_BUDGET)
+    tail: int = Field(default=_BUDGETS.tail, ge=0, le=_MAX_BUDGET)
+
+    def budgets(self) -> ContextBudgets:
+        return ContextBudgets(**self.model_dump())
+
+
 class Config(_Strict):
     #: ``"demo"``: every tier on the offline demo (as ``--provider demo``); the tiers'
     #: providers and models then apply only when ``--provider`` names a real one.
@@ -173,6 +208,7 @@ class Config(_Strict):
     tiers: TiersConfig = Field(default_factory=TiersConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
 
     @field_validator("provider")
@@ -292,6 +328,7 @@ def run_options(config: Config, max_workers: int | None = None) -> RunOptions:
         max_retries=config.max_retries,
         tool_policy=tools.policy, max_tool_rounds=tools.max_tool_rounds,
         max_command_timeout_s=tools.max_command_timeout_s, allow_network=tools.allow_network,
+        context=config.context.budgets(),
     )
 
 

@@ -138,6 +138,9 @@ class IgnoreRules:
     def __init__(self, root: Path) -> None:
         self._root = root
         self._specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+        #: Per folder: the specs that apply inside it, outermost first, each with the
+        #: prefix (its folder's path and "/") that makes a path relative to it.
+        self._chains: dict[Path, list[tuple[str, pathspec.GitIgnoreSpec]]] = {}
 
     def _spec(self, folder: Path) -> pathspec.GitIgnoreSpec | None:
         if folder not in self._specs:
@@ -153,18 +156,24 @@ class IgnoreRules:
             self._specs[folder] = spec
         return self._specs[folder]
 
+    def _chain(self, folder: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+        chain = self._chains.get(folder)
+        if chain is None:
+            top = folder == self._root or folder == folder.parent
+            outer = [] if top else self._chain(folder.parent)
+            spec = self._spec(folder)
+            prefix = folder.as_posix().rstrip("/") + "/"
+            chain = outer if spec is None else [*outer, (prefix, spec)]
+            self._chains[folder] = chain
+        return chain
+
     def ignored(self, path: Path, is_dir: bool) -> bool:
         """Whether git would ignore ``path`` (a path inside the root; folders of ignored
         folders are never asked about, since walks prune them)."""
         verdict = False
-        folder = path.parent
-        chain = [folder, *folder.parents]
-        for base in reversed(chain[: len(chain) - len(self._root.parents)]):
-            spec = self._spec(base)
-            if spec is None:
-                continue
-            rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-            result = spec.check_file(rel)
+        full = path.as_posix() + ("/" if is_dir else "")
+        for prefix, spec in self._chain(path.parent):
+            result = spec.check_file(full[len(prefix):])
             if result.include is not None:
                 verdict = result.include
         return verdict
