@@ -180,6 +180,10 @@ class HistoryStore:
                 else round(max(0.0, finished - started), 3),
             })
             entry["status"], entry["model"] = status, model
+        for sid in texts.keys() - entries.keys():  # text whose stream row was not written
+            entries[sid] = {"stream_id": sid, "tier": sid.split(" (")[0].split(":")[0],
+                            "ticket_id": None, "title": sid, "status": None, "model": "",
+                            "elapsed_s": None}
         for sid, entry in entries.items():
             entry["length"] = len(texts.get(sid, ""))
         doc["streams"] = list(entries.values())
