@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..model.status import RunStatus, TicketStatus, TrackStatus
+
 FORMATS = ("md", "html", "json")
 #: Where a later attempt starts in a Tier 3 stream (the conductor writes it).
 _RETRY = re.compile(r"\n*--- retry \d+ on [^\n]* ---\n")
@@ -72,7 +74,7 @@ def _seconds(value: Any) -> str:
 def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
     totals = doc.get("totals", {})
     tickets = doc.get("tickets", [])
-    done = sum(1 for t in tickets if t.get("status") == "completed")
+    done = sum(1 for t in tickets if t.get("status") == TicketStatus.COMPLETED)
     return [
         ("run", str(doc.get("run_id") or "(live)")),
         ("status", str(doc.get("status")) + (f": {doc['error']}" if doc.get("error") else "")),
@@ -196,8 +198,9 @@ dt{font-weight:bold}
 """
 
 
-_STATUS_CLASSES = frozenset(
-    {"completed", "done", "failed", "blocked", "cancelled", "interrupted"})
+#: Status cells get their status as a class (coloured by _CSS).
+_STATUS_CLASSES = frozenset(str(s) for kind in (RunStatus, TicketStatus, TrackStatus)
+                            for s in kind)
 
 
 def _html_table(table: _Table) -> str:
