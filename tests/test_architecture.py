@@ -30,7 +30,8 @@ PURE_ROOMS = ("mma_qt.core.model", "mma_qt.core.settings", "mma_qt.core.provider
               "mma_qt.core.tools")
 #: The history room without its recorder (the one module that meets the session).
 PURE_HISTORY = ("mma_qt.core.history.schema", "mma_qt.core.history.writer",
-                "mma_qt.core.history.store", "mma_qt.core.history.report")
+                "mma_qt.core.history.store", "mma_qt.core.history.report",
+                "mma_qt.core.history.rows")
 #: Constructor names that must not be called at module level in providers/.
 SINGLETON_SUFFIXES = ("Client", "Factory", "Session", "Anthropic", "OpenAI")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

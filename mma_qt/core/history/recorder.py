@@ -29,6 +29,7 @@ from ..live.session import MmaSession
 from ..model.domain import Ticket, Track
 from ..model.records import StreamRecord
 from ..model.status import RunStatus
+from . import rows
 from .schema import history_path, index_run
 from .writer import HistoryWriter, Json, Write
 
@@ -41,48 +42,6 @@ DOCUMENT_EVERY_S = 1.0
 
 Document = Callable[[], dict[str, Any]]
 WriterFactory = Callable[[Path, Callable[[str], None]], HistoryWriter]
-
-RUN_INSERT = (
-    "INSERT INTO runs (run_id, parent_run_id, epic, workspace, provider, mode, tool_policy,"
-    " status, active_tier, error, started_at, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-CHUNK_INSERT = (
-    'INSERT INTO chunks (run_id, stream_id, seq, "offset", at, text) VALUES (?,?,?,?,?,?)'
-)
-STREAM_UPSERT = (
-    "INSERT OR REPLACE INTO streams (run_id, stream_id, tier, ticket_id, track_id, title,"
-    " status, model, models, input, output, cache_read, cache_write, reasoning, estimated,"
-    " cost_usd, cost_known, calls, started_at, finished_at)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-TICKET_UPSERT = (
-    "INSERT OR REPLACE INTO tickets (run_id, ticket_id, track_id, position, title, status,"
-    " model, retry_count, depends_on, error, started_at, finished_at, data)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-TRACK_UPSERT = (
-    "INSERT OR REPLACE INTO tracks (run_id, track_id, position, title, description, status,"
-    " error, accepted, tickets, data) VALUES (?,?,?,?,?,?,?,?,?,?)"
-)
-ATTEMPT_UPSERT = (
-    "INSERT OR REPLACE INTO attempts (run_id, ticket_id, attempt, model, status, prompt,"
-    " edited, reason, usage, cost_usd, error, qa_hint, started_at, finished_at, data)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-APPROVAL_UPSERT = (
-    "INSERT INTO approvals (run_id, key, kind, ticket_id, requested_at, state, decided_at,"
-    " decided_by, edited, reason, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-    " ON CONFLICT (run_id, key) DO UPDATE SET state = excluded.state,"
-    " decided_at = excluded.decided_at, decided_by = excluded.decided_by,"
-    " edited = excluded.edited, reason = excluded.reason, data = excluded.data"
-)
-TOOL_UPSERT = (
-    "INSERT OR REPLACE INTO tool_calls (run_id, ticket_id, idx, name, arguments, decision,"
-    " ok, result, data) VALUES (?,?,?,?,?,?,?,?,?)"
-)
-#: Events that change the run's document without a row of their own besides the journal.
-_JOURNAL_ONLY = frozenset({"merge"})
-
 
 def new_run_id(now: float | None = None) -> str:
     """``20261201-160212-3fa9c1``: sorts by start time, unique per workspace."""
@@ -177,7 +136,7 @@ class HistoryRecorder(QObject):
             self.writer = self._make_writer(path, self._failure.emit)
         self.run_id = run_id = new_run_id(session.started_at)
         self._seq = {}
-        self._writes.append(Write(RUN_INSERT, [(
+        self._writes.append(Write(rows.RUN_INSERT, [(
             run_id, self.parent_run_id, session.epic, session.workspace,
             session.provider_label, None, None, status, None, session.error,
             session.started_at or time.time(), owner_id(),
@@ -202,20 +161,19 @@ class HistoryRecorder(QObject):
         assert run_id is not None
         if kind == "text":
             at = event["time"]
-            seqs, rows = self._seq, self._chunks
+            seqs, chunks = self._seq, self._chunks
             for part in event["streams"]:
                 sid, delta = part["stream_id"], part["delta"]
                 seq = seqs.get(sid, 0)
                 seqs[sid] = seq + 1
-                rows.append((run_id, sid, seq, part["length"] - len(delta), at, delta))
+                chunks.append((run_id, sid, seq, part["length"] - len(delta), at, delta))
         else:
             handler = self._HANDLERS.get(kind)
             if handler is not None:
                 handler(self, run_id, event)
-            data = {k: v for k, v in event.items() if k not in ("type", "seq", "time")}
-            self._writes.append(Write(
-                "INSERT INTO events (run_id, seq, at, type, data) VALUES (?,?,?,?,?)",
-                [(run_id, event["seq"], event["time"], kind, Json(data))], encode=True))
+            self._writes.append(Write(rows.EVENT_INSERT, [
+                (run_id, event["seq"], event["time"], kind, Json(rows.event_data(event)))],
+                encode=True))
             self._doc_dirty = True
         if not self._timer.isActive():
             self._timer.start()
@@ -241,14 +199,7 @@ class HistoryRecorder(QObject):
             self._upsert_stream(run_id, record)
 
     def _usage(self, run_id: str, event: dict[str, Any]) -> None:
-        usage = event["usage"]
-        self._writes.append(Write(
-            "INSERT INTO usage_records (run_id, stream_id, tier, model, at, input, output,"
-            " cache_read, cache_write, reasoning, estimated, cost_usd)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(run_id, event["stream_id"], event["tier"], event["model"], event["time"],
-              usage["input"], usage["output"], usage["cache_read"], usage["cache_write"],
-              usage["reasoning"], int(usage["estimated"]), event["cost_usd"])]))
+        self._writes.append(Write(rows.USAGE_INSERT, [rows.usage_row(run_id, event)]))
         record = self.session.records.get(event["stream_id"])
         if record is not None:
             self._upsert_stream(run_id, record)
@@ -290,22 +241,12 @@ class HistoryRecorder(QObject):
             return
         self._upsert_ticket(run_id, ticket)
         for attempt in ticket.attempts:
-            data = attempt.to_dict()
-            self._upsert(("attempt", ticket.id, str(attempt.number)), ATTEMPT_UPSERT, (
-                run_id, ticket.id, attempt.number, attempt.model, str(attempt.status),
-                attempt.prompt, int(attempt.edited), attempt.reason, Json(data["usage"]),
-                attempt.cost_usd, attempt.error, attempt.qa_hint, attempt.started_at,
-                attempt.finished_at, Json(data)))
+            self._upsert(("attempt", ticket.id, str(attempt.number)), rows.ATTEMPT_UPSERT,
+                         rows.attempt_row(run_id, ticket.id, attempt))
 
     def _approval(self, run_id: str, event: dict[str, Any]) -> None:
-        data = {k: v for k, v in event.items() if k not in ("type", "seq", "time")}
-        state = str(event.get("state", ""))
-        decided = state != "requested"
-        self._writes.append(Write(APPROVAL_UPSERT, [(
-            run_id, event["key"], event.get("kind", ""), event.get("ticket_id"),
-            event.get("requested_at"), state, event["time"] if decided else None,
-            event.get("by"), int(bool(event.get("edited"))), event.get("reason") or "",
-            Json(data))], encode=True))
+        self._writes.append(Write(rows.APPROVAL_UPSERT, [rows.approval_row(run_id, event)],
+                                  encode=True))
 
     def _tool(self, run_id: str, event: dict[str, Any]) -> None:
         ticket = self.session.tickets.get(event["ticket_id"])
@@ -314,11 +255,8 @@ class HistoryRecorder(QObject):
         self._upsert_ticket(run_id, ticket)
         for call in ticket.tool_calls:
             if call.index == event["index"]:
-                data = call.to_dict()
-                self._upsert(("tool", ticket.id, str(call.index)), TOOL_UPSERT, (
-                    run_id, ticket.id, call.index, call.name, Json(data["arguments"]),
-                    data["decision"], None if call.ok is None else int(call.ok),
-                    call.result, Json(data)))
+                self._upsert(("tool", ticket.id, str(call.index)), rows.TOOL_UPSERT,
+                             rows.tool_row(run_id, ticket.id, call))
 
     def _setting(self, run_id: str, event: dict[str, Any]) -> None:
         column = "mode" if event["type"] == "mode" else "tool_policy"
@@ -338,27 +276,20 @@ class HistoryRecorder(QObject):
         self._upserts.pop(key, None)  # re-inserted last: rows keep the order of changes
         self._upserts[key] = (sql, row)
 
-    def _upsert_stream(self, run_id: str, r: StreamRecord) -> None:
-        u = r.usage
-        self._upsert(("stream", r.stream_id), STREAM_UPSERT, (
-            run_id, r.stream_id, int(r.tier), r.ticket_id, r.track_id, r.title, str(r.status),
-            r.model, Json(dict(r.models_used)), u.input, u.output, u.cache_read, u.cache_write,
-            u.reasoning, int(u.estimated), r.cost_usd, int(r.cost_known), r.calls,
-            r.started_at, r.finished_at))
+    def _upsert_stream(self, run_id: str, record: StreamRecord) -> None:
+        self._upsert(("stream", record.stream_id), rows.STREAM_UPSERT,
+                     rows.stream_row(run_id, record))
 
     def _upsert_ticket(self, run_id: str, ticket: Ticket) -> None:
         track_id = next((t.id for t in self.session.tracks
                          if any(x is ticket for x in t.tickets)), None)
         position = list(self.session.tickets).index(ticket.id)
-        self._upsert(("ticket", ticket.id), TICKET_UPSERT, (
-            run_id, ticket.id, track_id, position, ticket.title, str(ticket.status),
-            ticket.model, ticket.retry_count, Json(list(ticket.depends_on)), ticket.error,
-            ticket.started_at, ticket.finished_at, Json(ticket.to_dict())))
+        self._upsert(("ticket", ticket.id), rows.TICKET_UPSERT,
+                     rows.ticket_row(run_id, ticket, track_id, position))
 
     def _upsert_track(self, run_id: str, track: Track, position: int) -> None:
-        self._upsert(("track", track.id), TRACK_UPSERT, (
-            run_id, track.id, position, track.title, track.description, str(track.status),
-            track.error, 1, Json([t.id for t in track.tickets]), Json(track.to_dict())))
+        self._upsert(("track", track.id), rows.TRACK_UPSERT,
+                     rows.track_row(run_id, track, position))
 
     def _sync_all(self, run_id: str) -> None:
         """Every ticket, stream and track as the session has them (the run ended)."""
@@ -393,7 +324,7 @@ class HistoryRecorder(QObject):
                 self._timer.start(max(1, int(wait * 1000)))
         batch = list(self._writes)
         if self._chunks:
-            batch.append(Write(CHUNK_INSERT, self._chunks))
+            batch.append(Write(rows.CHUNK_INSERT, self._chunks))
         for sql, row in self._upserts.values():
             batch.append(Write(sql, [row], encode=True))
         self._writes, self._chunks, self._upserts = [], [], {}
