@@ -90,6 +90,8 @@ class HistoryRecorder(QObject):
         #: The run being recorded re-runs or resumes this one.
         self.run_parent_id: str | None = None
         self._armed = False
+        #: Whether the next runs are recorded (a benchmark compares with and without).
+        self.enabled = True
         #: The last run whose streams were handed over for indexing.
         self._indexed: str | None = None
         self._seq: dict[str, int] = {}
@@ -118,7 +120,7 @@ class HistoryRecorder(QObject):
         self._doc_dirty = False  # the session holds the new run now: its document is gone
         self.flush()
         self.run_id = None
-        self._armed = True
+        self._armed = self.enabled
 
     def _begin(self, status: str) -> None:
         session = self.session
