@@ -188,3 +188,69 @@ def test_a_full_disk_turns_history_off_once_and_the_run_completes(
     assert r.session.status == "done"
     off = [m for m in caplog.messages if m.startswith("history is off")]
     assert len(off) == 1 and "full" in off[0]
+
+
+def test_an_ended_runs_document_keeps_its_tool_policy(
+    qtbot: Any, recorded: Any, tmp_path: Path
+) -> None:
+    """The next run's policy, set after the run ended, is not the recorded run's."""
+    r = recorded()
+    run_id = r.run(qtbot, tmp_path)
+    r.controller.set_tool_policy("auto-edits")
+    r.recorder.close()
+    stored = HistoryStore.of_workspace(tmp_path).get_run(run_id)
+    assert stored["tool_policy"] == "auto"
+
+
+def test_each_ticket_status_change_is_kept_with_its_time(
+    qtbot: Any, recorded: Any, tmp_path: Path
+) -> None:
+    r = recorded(Scenario.load(Path("resources/scenarios/flaky-worker.toml")))
+    run_id, store = r.run_once(qtbot, tmp_path)
+    changes = store.ticket_statuses(run_id, "T-003")
+    assert [c["status"] for c in changes] == ["in_progress", "in_progress", "completed"]
+    assert [c["at"] for c in changes] == sorted(c["at"] for c in changes)
+
+
+def test_attempts_are_recorded_with_the_prompt_as_sent(qtbot: Any, tmp_path: Path) -> None:
+    """The ``attempt`` event of issue 11's contract: the attempt, read from the session."""
+    from mma_qt.core.model.domain import Attempt, Ticket, Track
+    from mma_qt.core.model.status import RunStatus, TicketStatus
+    from mma_qt.core.model.usage import Usage
+
+    session = MmaSession(PricingTable.load(), "demo")
+    recorder = HistoryRecorder(session, functools.partial(session.snapshot, streams=False))
+    runs: list[str] = []
+    recorder.recording.connect(runs.append)
+    try:
+        session.reset("epic", str(tmp_path))
+        session.set_status(RunStatus.RUNNING)
+        ticket = Ticket("T-001", "One")
+        session.set_plan(Track("TR-1", "Track"), [ticket])
+        ticket.attempts.append(Attempt(1, "demo-worker", TicketStatus.FAILED, prompt="first",
+                                       usage=Usage(3, 4), cost_usd=None, reason="first"))
+        ticket.attempts.append(Attempt(2, "demo-worker-pro", prompt="edited prompt",
+                                       edited=True, reason="user retry"))
+        session.bus.publish("attempt", ticket_id="T-001", attempt=2, model="demo-worker-pro",
+                            status="in_progress", usage={}, reason="user retry")
+        recorder.close()
+        attempts = HistoryStore.of_workspace(tmp_path).attempts(runs[0], "T-001")
+    finally:
+        recorder.close()
+        shiboken6.delete(recorder)
+        shiboken6.delete(session)
+    assert [(a["attempt"], a["prompt"], a["edited"], a["status"]) for a in attempts] == [
+        (1, "first", False, "failed"), (2, "edited prompt", True, "in_progress")]
+    assert attempts[0]["usage"]["output"] == 4
+
+
+def test_a_reset_alone_records_nothing(qtbot: Any, tmp_path: Path) -> None:
+    session = MmaSession(PricingTable.load(), "demo")
+    recorder = HistoryRecorder(session, functools.partial(session.snapshot, streams=False))
+    try:
+        session.reset("epic", str(tmp_path))
+        recorder.close()
+    finally:
+        shiboken6.delete(recorder)
+        shiboken6.delete(session)
+    assert not (tmp_path / ".mma").exists()

@@ -79,3 +79,8 @@ def test_an_unknown_run_and_bad_params_are_invalid_params(
     with pytest.raises(RpcError, match="limit") as bad:
         demo_app.api.call("list_runs", {"limit": 0})
     assert bad.value.code == -32602
+
+
+def test_describe_lists_the_history_methods(demo_app: AppParts) -> None:
+    methods = demo_app.api.call("describe", {})["methods"]
+    assert {"list_runs", "get_run", "search_streams"} <= set(methods)

@@ -5,11 +5,12 @@ The recorder listens to the session's event bus. A run starts being recorded at 
 active status after :meth:`MmaSession.reset` (so a reset alone records nothing), into
 ``<workspace>/.mma/history.sqlite3``. Each event becomes rows, read from the event and
 from the session's own objects (a ticket as ``get_mma_status`` shows it, a stream's usage
-and models); a ``text`` event (one per hub drain) becomes one chunk per stream, numbered
-per stream. Rows gather for :data:`FLUSH_MS` and go to the :class:`HistoryWriter` as one
-batch: no SQL, no JSON encoding and no file access on the GUI thread. The run's status
-document (``get_mma_status`` without the stream texts) is stored at most once a second
-while it changes, and at once when the run ends.
+and models). The ``text`` events (one per hub drain) of a hand-over become one chunk per
+stream (its deltas joined), numbered per stream, with its offset in the stream. Rows
+gather for :data:`FLUSH_MS` and go to the :class:`HistoryWriter` as one batch: no SQL, no
+JSON encoding and no file access on the GUI thread. The run's status document
+(``get_mma_status`` without the stream texts) is stored at most once a second while it
+changes, at once when the run ends, and then kept as it ended.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class HistoryRecorder(QObject):
         #: The last run whose streams were handed over for indexing.
         self._indexed: str | None = None
         self._seq: dict[str, int] = {}
-        self._chunks: list[tuple[Any, ...]] = []
+        #: Text gathered per stream since the last hand-over: offset, time, parts.
+        self._texts: dict[str, tuple[int, float, list[str]]] = {}
         self._writes: list[Write] = []
         self._upserts: dict[tuple[str, ...], tuple[str, tuple[Any, ...]]] = {}
         self._doc_dirty = False
@@ -148,7 +150,7 @@ class HistoryRecorder(QObject):
 
     def _retire(self, writer: HistoryWriter) -> None:
         """Stop a writer without waiting for it here (joined in :meth:`close`)."""
-        writer.close(timeout=0)
+        writer.stop()
         self._retired.append(writer)
 
     # -- events --------------------------------------------------------------------------
@@ -162,13 +164,15 @@ class HistoryRecorder(QObject):
         run_id = self.run_id
         assert run_id is not None
         if kind == "text":
-            at = event["time"]
-            seqs, chunks = self._seq, self._chunks
+            texts = self._texts
             for part in event["streams"]:
-                sid, delta = part["stream_id"], part["delta"]
-                seq = seqs.get(sid, 0)
-                seqs[sid] = seq + 1
-                chunks.append((run_id, sid, seq, part["length"] - len(delta), at, delta))
+                pending = texts.get(part["stream_id"])
+                if pending is None:
+                    delta = part["delta"]
+                    texts[part["stream_id"]] = (part["length"] - len(delta), event["time"],
+                                                [delta])
+                else:
+                    pending[2].append(part["delta"])
         else:
             handler = self._HANDLERS.get(kind)
             if handler is not None:
@@ -176,7 +180,9 @@ class HistoryRecorder(QObject):
             self._writes.append(Write(rows.EVENT_INSERT, [
                 (run_id, event["seq"], event["time"], kind, Json(rows.event_data(event)))],
                 encode=True))
-            self._doc_dirty = True
+            # An ended run's document stays as it ended (a later tool policy is the next
+            # run's); it changes again only if the run goes on.
+            self._doc_dirty = not self.session.status.is_final
         if not self._timer.isActive():
             self._timer.start()
 
@@ -307,7 +313,7 @@ class HistoryRecorder(QObject):
             self._upsert_stream(run_id, record)
 
     def _store_document(self, run_id: str) -> None:
-        document = self._document()  # drains the hub: its text event lands in _chunks
+        document = self._document()  # drains the hub: its text event lands in _texts
         self._doc_dirty = False
         self._doc_at = time.monotonic()
         self._writes.append(Write("UPDATE runs SET document = ? WHERE run_id = ?",
@@ -315,26 +321,37 @@ class HistoryRecorder(QObject):
 
     # -- handing over --------------------------------------------------------------------
     @Slot()
-    def flush(self) -> None:
-        """Hand everything gathered to the writer as one batch (GUI thread, no I/O)."""
+    def flush(self, *, document: bool = False) -> None:
+        """Hand everything gathered to the writer as one batch (GUI thread, no I/O);
+        ``document``: with the run's document, if it changed, even before its time."""
         run_id = self.run_id
         if run_id is not None and self._doc_dirty:
             wait = self._doc_at + DOCUMENT_EVERY_S - time.monotonic()
-            if wait <= 0:
+            if wait <= 0 or document:
                 self._store_document(run_id)
             elif not self._timer.isActive():
                 self._timer.start(max(1, int(wait * 1000)))
         batch = list(self._writes)
-        if self._chunks:
-            batch.append(Write(rows.CHUNK_INSERT, self._chunks))
+        if self._texts and run_id is not None:
+            batch.append(Write(rows.CHUNK_INSERT, self._chunk_rows(run_id)))
         for sql, row in self._upserts.values():
             batch.append(Write(sql, [row], encode=True))
-        self._writes, self._chunks, self._upserts = [], [], {}
+        self._writes, self._texts, self._upserts = [], {}, {}
         if batch and self.writer is not None:
             self.writer.submit(batch)
             if run_id is not None and run_id != self._indexed and self.session.status.is_final:
                 self._indexed = run_id
                 self.writer.run_task(_Indexer(run_id))
+
+    def _chunk_rows(self, run_id: str) -> list[tuple[Any, ...]]:
+        """One chunk per stream per hand-over (the drains' deltas joined), numbered per
+        stream: a chunk row per drain cost ~100 bytes per token at 100 tokens/s."""
+        chunks = []
+        for sid, (offset, at, parts) in self._texts.items():
+            seq = self._seq.get(sid, 0)
+            self._seq[sid] = seq + 1
+            chunks.append((run_id, sid, seq, offset, at, "".join(parts)))
+        return chunks
 
     @Slot(str)
     def _on_failure(self, reason: str) -> None:
@@ -343,7 +360,7 @@ class HistoryRecorder(QObject):
 
     def close(self, timeout: float = 5.0) -> None:
         """Hand over what is left and stop the writers (waits at most ``timeout`` s each)."""
-        self.flush()
+        self.flush(document=True)
         self._timer.stop()
         self.run_id = None
         self._armed = False

@@ -211,6 +211,22 @@ class HistoryStore:
         rollups["*"] = Rollup.of(records)
         return rollups
 
+    def attempts(self, run_id: str, ticket_id: str) -> list[dict[str, Any]]:
+        """A ticket's attempts, in order, each with the prompt as it was sent (what a
+        re-run from history starts from)."""
+        with self._conn() as conn:
+            return [{**json.loads(data), "prompt": prompt} for prompt, data in conn.execute(
+                "SELECT prompt, data FROM attempts WHERE run_id = ? AND ticket_id = ?"
+                " ORDER BY attempt", (run_id, ticket_id))]
+
+    def ticket_statuses(self, run_id: str, ticket_id: str) -> list[dict[str, Any]]:
+        """Every status change of a ticket: ``at``, ``status``, ``reason``, ``error``."""
+        with self._conn() as conn:
+            return [{"at": at, "status": status, "reason": reason, "error": error}
+                    for at, status, reason, error in conn.execute(
+                        "SELECT at, status, reason, error FROM ticket_statuses"
+                        " WHERE run_id = ? AND ticket_id = ? ORDER BY id", (run_id, ticket_id))]
+
     def chunks(self, run_id: str, stream_id: str) -> list[tuple[int, int, str]]:
         """A stream's chunks as stored: (seq, offset, text), in order."""
         with self._conn() as conn:

@@ -126,11 +126,15 @@ class HistoryWriter:
         self._queue.put(_Flush(done))
         return done.wait(timeout)
 
-    def close(self, timeout: float = 5.0) -> bool:
-        """Commit what is pending and end the thread (waits at most ``timeout`` s)."""
+    def stop(self) -> None:
+        """Commit what is pending and end the thread, without waiting for it."""
         if not self._closed:
             self._closed = True
             self._queue.put(_Stop())
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Commit what is pending and end the thread (waits at most ``timeout`` s)."""
+        self.stop()
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("the history writer did not stop within %.1f s", timeout)
