@@ -100,7 +100,7 @@ def test_a_killed_app_leaves_an_interrupted_run_with_what_it_showed(tmp_path: Pa
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         gaps = conn.execute(
-            "SELECT stream_id, COUNT(*), MAX(seq) FROM chunks GROUP BY run_id, stream_id"
+            "SELECT stream_key, COUNT(*), MAX(seq) FROM chunks GROUP BY stream_key"
         ).fetchall()
     finally:
         conn.close()

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mma_qt.core.history import report
+from mma_qt.core.history.rows import CHUNK_INSERT, STREAM_KEY_INSERT
 from mma_qt.core.history.schema import (
     SCHEMA_VERSION,
     SchemaError,
@@ -30,8 +31,6 @@ from mma_qt.core.history.writer import HistoryWriter, Json, Write
 FIXTURES = Path(__file__).parent / "fixtures"
 RUN_INSERT = ("INSERT INTO runs (run_id, epic, workspace, provider, status, started_at, owner)"
               " VALUES (?,?,?,?,?,?,?)")
-CHUNK_INSERT = ('INSERT INTO chunks (run_id, stream_id, seq, "offset", at, text)'
-                " VALUES (?,?,?,?,?,?)")
 
 
 def dead_owner() -> str:
@@ -52,7 +51,8 @@ def write_run(path: Path, run_id: str, status: str, owner: str, chunks: list[str
         rows.append((run_id, stream, seq, offset, 1.0, text))
         offset += len(text)
     writer.submit([Write(RUN_INSERT, [(run_id, "epic", "/ws", "demo", status, time.time(),
-                                       owner)]), Write(CHUNK_INSERT, rows)])
+                                       owner)]),
+                   Write(STREAM_KEY_INSERT, [(run_id, stream)]), Write(CHUNK_INSERT, rows)])
     writer.close()
     assert writer.failure is None
 
@@ -65,7 +65,7 @@ def test_a_new_history_has_the_current_schema_wal_and_foreign_keys(tmp_path: Pat
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         with pytest.raises(sqlite3.IntegrityError):
-            conn.execute(CHUNK_INSERT, ("no-such-run", "Tier 1", 0, 0, 1.0, "x"))
+            conn.execute(STREAM_KEY_INSERT, ("no-such-run", "Tier 1"))
     finally:
         conn.close()
 
@@ -220,17 +220,17 @@ def test_search_without_the_index_scans_unfinished_runs(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
+    from mma_qt.core.history.rows import CHUNK_INSERT, STREAM_KEY_INSERT
     from mma_qt.core.history.writer import HistoryWriter, Write
     RUN = ("INSERT INTO runs (run_id, epic, workspace, provider, status, started_at, owner)"
            " VALUES (?,?,?,?,?,?,?)")
-    CHUNK = ('INSERT INTO chunks (run_id, stream_id, seq, "offset", at, text)'
-             " VALUES (?,?,?,?,?,?)")
     writer = HistoryWriter(Path(sys.argv[1]))
-    writer.submit([Write(RUN, [("r", "e", "/ws", "demo", "running", time.time(), "x:1")])])
+    writer.submit([Write(RUN, [("r", "e", "/ws", "demo", "running", time.time(), "x:1")]),
+                   Write(STREAM_KEY_INSERT, [("r", "A"), ("r", "B")])])
     seq = 0
     while True:
         rows = [("r", s, seq, seq * 10, time.time(), f"{s}{seq:08d}") for s in ("A", "B")]
-        writer.submit([Write(CHUNK, rows)])
+        writer.submit([Write(CHUNK_INSERT, rows)])
         print(seq, time.monotonic(), flush=True)
         seq += 1
         time.sleep(0.01)
@@ -260,7 +260,8 @@ def test_a_killed_writer_keeps_every_chunk_handed_over_a_second_before(tmp_path:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         for stream in ("A", "B"):
             seqs = [s for (s,) in conn.execute(
-                "SELECT seq FROM chunks WHERE stream_id = ? ORDER BY seq", (stream,))]
+                "SELECT seq FROM chunks JOIN stream_keys USING (stream_key)"
+                " WHERE stream_id = ? ORDER BY seq", (stream,))]
             # Every chunk handed over a second before the kill, in order, no gaps.
             assert seqs == list(range(len(seqs))) and len(seqs) > due
     finally:

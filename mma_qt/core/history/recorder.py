@@ -37,7 +37,7 @@ from .writer import HistoryWriter, Json, Write
 log = logging.getLogger(__name__)
 
 #: Rows wait at most this long on the GUI thread before they are handed over.
-FLUSH_MS = 100
+FLUSH_MS = 200
 #: The status document is stored at most this often while the run changes.
 DOCUMENT_EVERY_S = 1.0
 
@@ -333,7 +333,11 @@ class HistoryRecorder(QObject):
                 self._timer.start(max(1, int(wait * 1000)))
         batch = list(self._writes)
         if self._texts and run_id is not None:
-            batch.append(Write(rows.CHUNK_INSERT, self._chunk_rows(run_id)))
+            chunks = self._chunk_rows(run_id)
+            new = [(run_id, sid) for _r, sid, seq, *_rest in chunks if seq == 0]
+            if new:
+                batch.append(Write(rows.STREAM_KEY_INSERT, new))
+            batch.append(Write(rows.CHUNK_INSERT, chunks))
         for sql, row in self._upserts.values():
             batch.append(Write(sql, [row], encode=True))
         self._writes, self._texts, self._upserts = [], {}, {}

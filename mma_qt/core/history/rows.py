@@ -14,8 +14,11 @@ RUN_INSERT = (
     "INSERT INTO runs (run_id, parent_run_id, epic, workspace, provider, mode, tool_policy,"
     " status, active_tier, error, started_at, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+STREAM_KEY_INSERT = "INSERT OR IGNORE INTO stream_keys (run_id, stream_id) VALUES (?, ?)"
+#: Rows: (run_id, stream_id, seq, offset, at, text); the stream's key must exist.
 CHUNK_INSERT = (
-    'INSERT INTO chunks (run_id, stream_id, seq, "offset", at, text) VALUES (?,?,?,?,?,?)'
+    'INSERT INTO chunks (stream_key, seq, "offset", at, text) VALUES ((SELECT stream_key'
+    " FROM stream_keys WHERE run_id = ? AND stream_id = ?), ?, ?, ?, ?)"
 )
 STREAM_UPSERT = (
     "INSERT OR REPLACE INTO streams (run_id, stream_id, tier, ticket_id, track_id, title,"

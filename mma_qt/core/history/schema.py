@@ -152,16 +152,22 @@ CREATE TABLE streams (
     finished_at REAL,
     PRIMARY KEY (run_id, stream_id)
 );
--- Append-only: one row per stream per drain of the hub, numbered per stream from 0.
-CREATE TABLE chunks (
+-- One key per run and stream: chunk rows carry two integers, not two strings.
+CREATE TABLE stream_keys (
+    stream_key INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
     stream_id TEXT NOT NULL,
+    UNIQUE (run_id, stream_id)
+);
+-- Append-only: a stream's text as it was handed over, numbered per stream from 0.
+CREATE TABLE chunks (
+    stream_key INTEGER NOT NULL REFERENCES stream_keys(stream_key) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
     "offset" INTEGER NOT NULL,
     at REAL NOT NULL,
     text TEXT NOT NULL,
-    PRIMARY KEY (run_id, stream_id, seq)
-) WITHOUT ROWID;
+    PRIMARY KEY (stream_key, seq)
+);
 CREATE TABLE usage_records (
     id INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -248,15 +254,18 @@ def _add_stream_index(conn: sqlite3.Connection) -> None:
         index_run(conn, run_id)
 
 
+#: (stream id, text) of a run's chunks, in order.
+CHUNK_TEXTS = ("SELECT k.stream_id, c.text FROM chunks c JOIN stream_keys k USING (stream_key)"
+               " WHERE k.run_id = ? ORDER BY c.stream_key, c.seq")
+
+
 def index_run(conn: sqlite3.Connection, run_id: str) -> None:
     """(Re)build the full-text rows of one run's streams from its chunks."""
     if not _has_table(conn, "stream_fts"):
         return
     conn.execute("DELETE FROM stream_fts WHERE run_id = ?", (run_id,))
     texts: dict[str, list[str]] = {}
-    for stream, text in conn.execute(
-        "SELECT stream_id, text FROM chunks WHERE run_id = ? ORDER BY stream_id, seq", (run_id,)
-    ):
+    for stream, text in conn.execute(CHUNK_TEXTS, (run_id,)):
         texts.setdefault(stream, []).append(text)
     conn.executemany("INSERT INTO stream_fts (run_id, stream_id, text) VALUES (?, ?, ?)",
                      [(run_id, sid, "".join(parts)) for sid, parts in texts.items()])

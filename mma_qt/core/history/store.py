@@ -27,7 +27,7 @@ from ..model.domain import Tier
 from ..model.records import Rollup, StreamRecord
 from ..model.status import RunStatus, StreamStatus, TicketStatus
 from ..model.usage import Usage
-from .schema import history_path, open_database
+from .schema import CHUNK_TEXTS, history_path, open_database
 
 
 class RunNotFound(LookupError):
@@ -159,9 +159,7 @@ class HistoryStore:
     @staticmethod
     def _texts(conn: sqlite3.Connection, run_id: str) -> dict[str, str]:
         parts: dict[str, list[str]] = {}
-        for sid, text in conn.execute(
-            "SELECT stream_id, text FROM chunks WHERE run_id = ? ORDER BY stream_id, seq",
-            (run_id,)):
+        for sid, text in conn.execute(CHUNK_TEXTS, (run_id,)):
             parts.setdefault(sid, []).append(text)
         return {sid: "".join(p) for sid, p in parts.items()}
 
@@ -231,8 +229,9 @@ class HistoryStore:
         """A stream's chunks as stored: (seq, offset, text), in order."""
         with self._conn() as conn:
             return [(s, o, t) for s, o, t in conn.execute(
-                'SELECT seq, "offset", text FROM chunks WHERE run_id = ? AND stream_id = ?'
-                " ORDER BY seq", (run_id, stream_id))]
+                'SELECT c.seq, c."offset", c.text FROM chunks c JOIN stream_keys k'
+                " USING (stream_key) WHERE k.run_id = ? AND k.stream_id = ? ORDER BY c.seq",
+                (run_id, stream_id))]
 
     def stream_text(self, run_id: str, stream_id: str) -> str:
         return "".join(t for _s, _o, t in self.chunks(run_id, stream_id))
