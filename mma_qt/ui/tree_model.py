@@ -69,6 +69,8 @@ STATUS_COLORS: dict[RowStatus, str] = {
     StreamStatus.FAILED: _FAILED,
     TicketStatus.BLOCKED: _BLOCKED,
     StreamStatus.CANCELLED: _CANCELLED,
+    #: A run reopened from the history, whose app died while the ticket ran.
+    TicketStatus.INTERRUPTED: "#6a1b9a",
 }
 #: The order of a group row's status summary: what moves first, what waits last.
 SUMMARY_ORDER: tuple[RowStatus, ...] = (
