@@ -107,6 +107,25 @@ def test_a_killed_app_leaves_an_interrupted_run_with_what_it_showed(tmp_path: Pa
     assert all(count == last + 1 for _sid, count, last in gaps)
 
 
+def test_a_history_that_cannot_be_opened_leaves_the_run_complete_and_says_so_once(
+    tmp_path: Path,
+) -> None:
+    """Acceptance 6 through the command line. The history file is a folder: no one can
+    open it, root included (a read-only ``.mma/`` stops no root)."""
+    workspace = tmp_path / "ws"
+    history_path(workspace).mkdir(parents=True)
+    history_path(workspace).parent.chmod(0o555)
+    try:
+        result = demo_run(workspace, tmp_path / "final.json")
+    finally:
+        history_path(workspace).parent.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert_quiet(result.stderr)
+    off = [line for line in result.stderr.splitlines() if "history is off" in line]
+    assert len(off) == 1 and off[0].startswith("mma-qt: "), result.stderr
+    assert json.loads((tmp_path / "final.json").read_text(encoding="utf-8"))["status"] == "done"
+
+
 def report_command(args: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
     """``mma-qt report ARGS`` with no display, proving it loads no Qt."""
     env = {k: v for k, v in app_env(folder).items()

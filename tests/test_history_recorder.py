@@ -185,6 +185,7 @@ def test_a_full_disk_turns_history_off_once_and_the_run_completes(
     with caplog.at_level(logging.WARNING):
         r.run(qtbot, tmp_path)
         r.recorder.close()
+        qtbot.waitUntil(lambda: r.recorder.failure is not None, timeout=5000)
     assert r.session.status == "done"
     off = [m for m in caplog.messages if m.startswith("history is off")]
     assert len(off) == 1 and "full" in off[0]

@@ -62,7 +62,7 @@ def _writer(path: Path, on_failure: Callable[[str], None]) -> HistoryWriter:
 class HistoryRecorder(QObject):
     """Records each run of ``session`` into its workspace's history."""
 
-    #: History is off for the current run: why (GUI thread; the writer has logged it).
+    #: History is off for the current run: why (GUI thread; logged as a warning).
     failed = Signal(str)
     #: A run started being recorded: its id.
     recording = Signal(str)
@@ -359,6 +359,7 @@ class HistoryRecorder(QObject):
 
     @Slot(str)
     def _on_failure(self, reason: str) -> None:
+        log.warning("history is off: %s", reason)  # here, not in the writer's thread
         self.failure = reason
         self.failed.emit(reason)
 

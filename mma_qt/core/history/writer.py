@@ -7,9 +7,10 @@ the first of it arrived (a group commit under load; a lone batch when idle), so 
 window has shown is on disk within a second.
 
 When the database cannot be opened or written (a read-only file or folder, a full disk, a
-database from a newer mma-qt), the writer says so once, through ``on_failure`` (called in
-the writer thread) and :attr:`HistoryWriter.failure`, and from then on drops what it is
-handed: the run goes on without history, and nothing raises into the caller. Pure stdlib.
+database from a newer mma-qt), the writer says so once: through ``on_failure`` (called in
+the writer thread), else as a warning in the log; and in :attr:`HistoryWriter.failure`.
+From then on it drops what it is handed: the run goes on without history, and nothing
+raises into the caller. Pure stdlib.
 """
 
 from __future__ import annotations
@@ -228,12 +229,13 @@ class HistoryWriter:
         if self.failure is not None:
             return
         self.failure = reason
-        log.warning("history is off: %s", reason)
-        if self._on_failure is not None:
-            try:
-                self._on_failure(reason)
-            except RuntimeError as exc:  # its receiver is gone (the app is closing)
-                log.warning("nobody heard that history is off: %s", exc)
+        if self._on_failure is None:
+            log.warning("history is off: %s", reason)
+            return
+        try:
+            self._on_failure(reason)  # the owner says it (the recorder: on the GUI thread)
+        except RuntimeError as exc:  # its receiver is gone (the app is closing)
+            log.warning("history is off: %s (%s)", reason, exc)
 
 
 def _reason(exc: BaseException) -> str:
