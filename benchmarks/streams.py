@@ -5,6 +5,7 @@ Run from the repository root::
     python -m benchmarks.streams                 # full run, ~35 s on 2 cores
     python -m benchmarks.streams --quick         # seconds; completeness only
     python -m benchmarks.streams --workers 64 --chunks 2000 --out benchmarks/results/latest.json
+    python -m benchmarks.streams --history-only  # the history store's cost alone, ~3 min
 
 Everything runs offscreen in one process on the real objects built by
 :func:`mma_qt.wiring.assemble` (session, controller, window with its tree model and stream
