@@ -144,8 +144,10 @@ class HistoryStore:
                 "SELECT data FROM tickets WHERE run_id = ? ORDER BY position", (run_id,))]
             if tickets:
                 doc["tickets"] = tickets
-            texts = self._texts(conn, run_id)
-            self._streams(conn, run_id, doc, texts, streams)
+            texts = self._texts(conn, run_id) if streams else None
+            lengths = ({sid: len(t) for sid, t in texts.items()} if texts is not None
+                       else self._lengths(conn, run_id))
+            self._streams(conn, run_id, doc, lengths, texts)
             rollups = self._rollups(conn, run_id)
             doc["tier_usage"] = {t.label: rollups[t.label].to_dict() for t in Tier}
             doc["totals"] = rollups["*"].to_dict()
@@ -164,9 +166,18 @@ class HistoryStore:
         return {sid: "".join(p) for sid, p in parts.items()}
 
     @staticmethod
+    def _lengths(conn: sqlite3.Connection, run_id: str) -> dict[str, int]:
+        """Each stream's length: where its last chunk ends (one row read per stream)."""
+        return {sid: int(n) for sid, n in conn.execute(
+            'SELECT k.stream_id, c."offset" + length(c.text) FROM stream_keys k JOIN chunks c'
+            " ON c.stream_key = k.stream_key AND c.seq = (SELECT MAX(seq) FROM chunks"
+            " WHERE stream_key = k.stream_key) WHERE k.run_id = ?", (run_id,))}
+
+    @staticmethod
     def _streams(conn: sqlite3.Connection, run_id: str, doc: dict[str, Any],
-                 texts: dict[str, str], with_text: bool) -> None:
-        """The stream rows (fresher than a document stored before a crash) and texts."""
+                 lengths: dict[str, int], texts: dict[str, str] | None) -> None:
+        """The stream rows (fresher than a document stored before a crash), their lengths
+        and, unless ``texts`` is None, their texts."""
         entries = {s["stream_id"]: s for s in doc.get("streams", [])}
         for sid, tier, ticket, title, status, model, started, finished in conn.execute(
             "SELECT stream_id, tier, ticket_id, title, status, model, started_at, finished_at"
@@ -178,16 +189,15 @@ class HistoryStore:
                 else round(max(0.0, finished - started), 3),
             })
             entry["status"], entry["model"] = status, model
-        for sid in texts.keys() - entries.keys():  # text whose stream row was not written
+        for sid in lengths.keys() - entries.keys():  # text whose stream row was not written
             entries[sid] = {"stream_id": sid, "tier": sid.split(" (")[0].split(":")[0],
                             "ticket_id": None, "title": sid, "status": None, "model": "",
                             "elapsed_s": None}
         for sid, entry in entries.items():
-            entry["length"] = len(texts.get(sid, ""))
+            entry["length"] = lengths.get(sid, 0)
         doc["streams"] = list(entries.values())
-        doc["mma_streams"] = {
-            sid: texts.get(sid, "") if with_text else len(texts.get(sid, "")) for sid in entries
-        }
+        doc["mma_streams"] = {sid: lengths.get(sid, 0) if texts is None else texts.get(sid, "")
+                              for sid in entries}
 
     @staticmethod
     def _rollups(conn: sqlite3.Connection, run_id: str) -> dict[str, Rollup]:
