@@ -5,6 +5,7 @@ Run from the repository root::
     python -m benchmarks.streams                 # full run, ~35 s on 2 cores
     python -m benchmarks.streams --quick         # seconds; completeness only
     python -m benchmarks.streams --workers 64 --chunks 2000 --out benchmarks/results/latest.json
+    python -m benchmarks.streams --history-only  # the history store's cost alone, ~3 min
 
 Everything runs offscreen in one process on the real objects built by
 :func:`mma_qt.wiring.assemble` (session, controller, window with its tree model and stream
@@ -28,6 +29,7 @@ import json
 import math
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -46,6 +48,7 @@ import qasync
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtWidgets import QApplication
 
+from mma_qt.core.history.store import HistoryStore
 from mma_qt.core.model.domain import Tier, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.pricing import PricingTable
@@ -96,6 +99,7 @@ class Config:
     hook_concurrent_seconds: float
     startup_runs: int
     run_timeout_s: float
+    history_only: bool = False
 
     @staticmethod
     def from_args(args: argparse.Namespace) -> Config:
@@ -115,6 +119,7 @@ class Config:
             hook_concurrent_seconds=0.3 if quick else 2.0,
             startup_runs=1 if quick else 5,
             run_timeout_s=120.0 if quick else 600.0,
+            history_only=bool(getattr(args, "history_only", False)),
         )
 
 
@@ -789,6 +794,126 @@ def measure_startup(runs: int, tmp: Path) -> dict[str, Any]:
     }
 
 
+# -- the history store: the same runs with and without it ----------------------------------
+
+def _history_bytes(parts: AppParts) -> int:
+    """The history file's size with its WAL checkpointed into it (after what was handed
+    over is committed)."""
+    path, writer = parts.history.path, parts.history.writer
+    if path is None or writer is None or not path.exists():
+        return 0
+    parts.history.flush()
+    writer.flush(30)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return path.stat().st_size
+
+
+def _stored_matches(parts: AppParts, run_id: str) -> bool:
+    """Every stream the session holds is in the history, whole and in order."""
+    path = parts.history.path
+    assert path is not None and parts.history.writer is not None
+    parts.history.flush()
+    parts.history.writer.flush(30)
+    stored = HistoryStore(path, live=(run_id,)).get_run(run_id)["mma_streams"]
+    hub = parts.session.hub
+    return all(stored.get(sid) == hub.text(sid) for sid in parts.session.records)
+
+
+async def _history_run(parts: AppParts, factory: BenchProviderFactory, workspace: str,
+                       workers: int, chunks: int, interval: float, probe: Probe | None,
+                       store: bool, timeout: float) -> dict[str, Any]:
+    history = parts.history
+    history.enabled = store
+    runs: list[str] = []
+    history.recording.connect(runs.append)
+    writer = history.writer
+    rows0 = 0 if writer is None else writer.rows_written
+    bytes0 = _history_bytes(parts)
+    run = await run_epic(parts, factory, workspace, workers, chunks, interval=interval,
+                         probe=probe, timeout=timeout)
+    history.recording.disconnect(runs.append)
+    tokens = run.total_chunks * TOKENS_PER_CHUNK
+    figures: dict[str, Any] = {
+        "store": store,
+        "p99_stall_ms": ms_stats(run.stalls)["p99_ms"] if probe is not None else None,
+        "gui_cpu_us_per_token": round(run.gui_cpu_s / tokens * 1e6, 3),
+        "seconds": round(run.seconds, 3),
+        "complete": run.complete,
+    }
+    if store and runs:
+        figures["stored_complete"] = _stored_matches(parts, runs[-1])
+        writer = history.writer
+        assert writer is not None
+        figures["history_off"] = writer.failure
+        rows = writer.rows_written - rows0
+        figures["rows_written"] = rows
+        figures["rows_per_s"] = round(rows / run.run_seconds)
+        grown = _history_bytes(parts) - bytes0
+        figures["db_bytes_per_mb_streamed"] = round(grown / (run.delivered_chars / 1e6))
+        figures["complete"] = run.complete and figures["stored_complete"]
+    return figures
+
+
+async def run_history(parts: AppParts, factory: BenchProviderFactory, workspace: str,
+                      cfg: Config, probe: Probe) -> dict[str, Any]:
+    """Full-speed ingest and the realistic load, each without and with the store, in
+    alternating order; p99 GUI stall (probe on) and GUI CPU per token (probe off)."""
+    interval = TOKENS_PER_CHUNK / REALISTIC_TOKENS_PER_S
+    rchunks = max(1, round(cfg.realistic_seconds / interval))
+    loads = {
+        "full_speed": (cfg.workers, cfg.chunks, 0.0),
+        "realistic": (cfg.realistic_workers, rchunks, interval),
+    }
+    result: dict[str, Any] = {
+        "method": "the same epic without and with the history recorder (rows to a writer "
+        "thread, WAL, group commits); off, on, on, off; stall with the probe, CPU without",
+    }
+    for name, (workers, chunks, gap) in loads.items():
+        pairs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+        for store in (False, True, True, False):
+            for with_probe in (True, False):
+                log(f"history {name}: store {'on' if store else 'off'}, probe {with_probe}")
+                figures = await _history_run(
+                    parts, factory, workspace, workers, chunks, gap,
+                    probe if with_probe else None, store, cfg.run_timeout_s)
+                pairs["on" if store else "off"].append(figures)
+                gc.collect()
+        result[name] = {key: _history_summary(runs) for key, runs in pairs.items()}
+        off, on = result[name]["off"], result[name]["on"]
+        result[name]["store_adds_percent"] = {
+            metric: round(100 * (on[metric] - off[metric]) / off[metric], 1)
+            if off[metric] else None
+            for metric in ("p99_stall_ms", "gui_cpu_us_per_token")
+        }
+    parts.history.enabled = True
+    result["complete"] = all(
+        r["complete"] for name in loads for side in ("off", "on")
+        for r in [result[name][side]])
+    return result
+
+
+def _history_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean of the probed runs' stalls and of the unprobed runs' CPU; rows from all."""
+    stalls = [r["p99_stall_ms"] for r in runs if r["p99_stall_ms"] is not None]
+    cpu = [r["gui_cpu_us_per_token"] for r in runs if r["p99_stall_ms"] is None]
+    summary: dict[str, Any] = {
+        "p99_stall_ms": round(statistics.mean(stalls), 2) if stalls else None,
+        "gui_cpu_us_per_token": round(statistics.mean(cpu), 3) if cpu else None,
+        "complete": all(r["complete"] for r in runs),
+        "runs": runs,
+    }
+    stored = [r for r in runs if "rows_per_s" in r]
+    if stored:
+        summary["rows_per_s"] = round(statistics.mean(r["rows_per_s"] for r in stored))
+        summary["db_bytes_per_mb_streamed"] = round(
+            statistics.mean(r["db_bytes_per_mb_streamed"] for r in stored))
+    return summary
+
+
 # -- the whole benchmark -------------------------------------------------------------------
 
 def ingest_figures(runs: list[EpicRun]) -> dict[str, Any]:
@@ -856,9 +981,16 @@ async def benchmark(cfg: Config, tmp: Path) -> dict[str, Any]:
         hook_address=str(tmp / "hook.sock"),
     )
     parts.window.show()
+    # The phases below measure the app without its history store; run_history compares.
+    parts.history.enabled = False
     probe = Probe()
     result: dict[str, Any] = {}
     try:
+        if cfg.history_only:
+            await run_epic(parts, factory, workspace, cfg.workers, 50,
+                           timeout=cfg.run_timeout_s)  # warm-up
+            result["history"] = await run_history(parts, factory, workspace, cfg, probe)
+            return result
         await idle(0.3)
         cpu0 = time.thread_time()
         probe.start()
@@ -991,8 +1123,11 @@ async def benchmark(cfg: Config, tmp: Path) -> dict[str, Any]:
             "full_speed_ingest_us_per_token": ingest["gui_cpu_us_per_token"],
         }
         result["realistic_complete"] = real_probe.complete and real_cpu.complete
+        log("history: the same loads without and with the store")
+        result["history"] = await run_history(parts, factory, workspace, cfg, probe)
     finally:
         parts.window.close()
+        parts.history.close()
         parts.hook.close()
         parts.window.deleteLater()
         await idle(0.05)
@@ -1066,6 +1201,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="chunks per worker (default 2000; quick 200)")
     parser.add_argument("--out", type=Path, default=None, metavar="FILE",
                         help="also write the JSON document to FILE")
+    parser.add_argument("--history-only", action="store_true",
+                        help="only the history store's phase (with and without it)")
     args = parser.parse_args(argv)
     for name in ("workers", "chunks"):
         value = getattr(args, name)
@@ -1102,11 +1239,16 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             loop.close()
             asyncio.set_event_loop(None)
-        log(f"startup: {cfg.startup_runs} subprocess run(s)")
-        body["startup"] = measure_startup(cfg.startup_runs, tmp)
+        if not cfg.history_only:
+            log(f"startup: {cfg.startup_runs} subprocess run(s)")
+            body["startup"] = measure_startup(cfg.startup_runs, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if cfg.history_only:
+        print(json.dumps(body, indent=2, allow_nan=False), flush=True)
+        return 0 if body["history"]["complete"] else 1
     complete = bool(
+        body["history"]["complete"] and
         body["ingest"]["complete"]
         and body["realistic_complete"]
         and body["limit"]["batched_signal_list"]["complete"]

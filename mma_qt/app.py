@@ -79,6 +79,11 @@ def _has_display() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:  # a subcommand that needs no display (and loads no Qt)
+        from .report_command import report_main
+
+        return report_main(argv[1:])
     args = parse_args(argv)
     try:
         check_args(args)
@@ -241,6 +246,7 @@ async def _run(args: argparse.Namespace, panel: QtLogHandler) -> int:
         # The run ends (and says so) before its owner goes: nothing is emitted on a
         # deleted object, and no callback outlives the loop.
         await controller.aclose()
+        parts.history.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         hook.close()

@@ -147,30 +147,34 @@ def _write_new(path: Path, text: str) -> None:
         raise
 
 
-def check_report_path(path: Path) -> None:
-    """Refuse a ``--report`` path that could not be written when the run ends."""
+def check_report_path(path: Path, option: str = "--report") -> None:
+    """Refuse a report path (given with ``option``) that could not be written later."""
     if path.is_dir():
-        raise StartupError(f"--report {path} is a folder; name a file")
+        raise StartupError(f"{option} {path} is a folder; name a file")
     if path.exists() and not path.is_file():
-        raise StartupError(f"--report {path} is not a regular file")
+        raise StartupError(f"{option} {path} is not a regular file")
     folder = path.parent
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
-        raise StartupError(f"--report {path}: {folder} {problem}")
+        raise StartupError(f"{option} {path}: {folder} {problem}")
     probe = _temporary_sibling(path)
     try:
         _write_new(probe, "")
         probe.unlink()
     except OSError as exc:
         raise StartupError(
-            f"--report {path}: cannot write in {folder}: {exc.strerror or exc}"
+            f"{option} {path}: cannot write in {folder}: {exc.strerror or exc}"
         ) from exc
 
 
 def write_report(path: Path, status: dict[str, Any]) -> None:
-    """Write ``status`` as JSON to ``path`` at once (through a temporary file beside it,
-    removed whatever fails), so ``path`` is either the whole report or untouched."""
-    text = json.dumps(status, indent=2, ensure_ascii=False)
+    """Write ``status`` as JSON to ``path`` at once (see :func:`write_whole`)."""
+    write_whole(path, json.dumps(status, indent=2, ensure_ascii=False))
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` at once (through a temporary file beside it, removed
+    whatever fails), so ``path`` is either the whole text or untouched."""
     tmp = _temporary_sibling(path)
     _write_new(tmp, text)
     try:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .core.history.recorder import HistoryRecorder
 from .core.live.session import MmaSession
 from .core.model.options import RunOptions
 from .core.model.pricing import PricingTable
@@ -23,7 +24,7 @@ from .core.run.controller import Controller
 from .core.settings import keys
 from .core.settings.config import Config
 from .hooks.server import HookServer
-from .ui.hook_api import AppHookApi
+from .ui.hook_api import AppHookApi, status_document
 from .ui.log_panel import QtLogHandler
 from .ui.main_window import MainWindow, ProviderChooser
 
@@ -103,6 +104,8 @@ class AppParts:
     window: MainWindow
     hook: HookServer
     api: AppHookApi
+    #: Records each run into ``<workspace>/.mma/history.sqlite3``; close it after the run.
+    history: HistoryRecorder
 
 
 def assemble(
@@ -131,8 +134,10 @@ def assemble(
     )
     session.setParent(window)
     controller.setParent(window)
-    api = AppHookApi(window)
+    history = HistoryRecorder(
+        session, functools.partial(status_document, controller, streams=False), window)
+    api = AppHookApi(window, history)
     hook = HookServer(hook_address, api, window)
     hook.listen()
     session.bus.published.connect(hook.publish)
-    return AppParts(session, controller, window, hook, api)
+    return AppParts(session, controller, window, hook, api, history)

@@ -156,6 +156,7 @@ def close_app(parts: AppParts, qtbot: QtBot) -> None:
     closing = asyncio.ensure_future(parts.controller.aclose())
     qtbot.waitUntil(closing.done, timeout=10_000)
     closing.result()
+    parts.history.close()
     parts.hook.close()
     parts.window.deleteLater()
 

@@ -28,6 +28,10 @@ WIDGET_IMPORTS = ("PySide6.QtWidgets", "PySide6.QtGui", "mma_qt.ui")
 QT_IMPORTS = ("PySide6", "shiboken6", "qasync")
 PURE_ROOMS = ("mma_qt.core.model", "mma_qt.core.settings", "mma_qt.core.providers",
               "mma_qt.core.tools", "mma_qt.core.context")
+#: The history room without its recorder (the one module that meets the session).
+PURE_HISTORY = ("mma_qt.core.history.schema", "mma_qt.core.history.writer",
+                "mma_qt.core.history.store", "mma_qt.core.history.report",
+                "mma_qt.core.history.rows")
 #: Constructor names that must not be called at module level in providers/.
 SINGLETON_SUFFIXES = ("Client", "Factory", "Session", "Anthropic", "OpenAI")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -128,6 +132,12 @@ def test_importing_the_pure_rooms_loads_no_qt_at_all() -> None:
     assert offending(loaded, QT_IMPORTS) == []
 
 
+def test_the_history_room_loads_no_qt_but_for_its_recorder() -> None:
+    loaded = _loaded_after("import " + ", ".join(PURE_HISTORY) + ", mma_qt.report_command")
+    assert set(PURE_HISTORY) <= loaded
+    assert offending(loaded, QT_IMPORTS) == []
+
+
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True,
@@ -151,7 +161,11 @@ def test_the_layer_contracts_hold() -> None:
         ("mma_qt/core/tools/mcp/status.py", "import mma_qt.core.run.worker", "tools are pure"),
         ("mma_qt/core/context/repomap.py", "import mma_qt.core.run.pool", "context is pure"),
         ("mma_qt/core/context/text.py", "import PySide6.QtCore", "context is pure"),
-        ("mma_qt/core/model/usage.py", "import mma_qt.core.context", "ground floor"),
+        ("mma_qt/core/model/dag_layout.py", "import mma_qt.core.context", "ground floor"),
+        ("mma_qt/core/history/store.py", "import PySide6.QtCore", "history is pure"),
+        ("mma_qt/core/history/writer.py", "import mma_qt.core.live.streams", "history is pure"),
+        ("mma_qt/core/history/recorder.py", "import mma_qt.core.run.controller",
+         "history only records and reads"),
     ],
 )
 def test_a_forbidden_import_is_caught(

@@ -128,10 +128,11 @@ def test_the_scan_leaves_words_that_only_look_like_a_status(source: str) -> None
 def test_status_values_are_the_protocol() -> None:
     # Scripts, reports and the hook's answers carry these values: renaming one breaks them.
     assert [s.value for s in RunStatus] == [
-        "idle", "planning", "proposed", "running", "paused", "done", "failed", "cancelled"]
+        "idle", "planning", "proposed", "running", "paused", "done", "failed", "cancelled",
+        "interrupted"]
     assert [s.value for s in TicketStatus] == [
         "todo", "waiting", "in_progress", "completed", "blocked", "failed", "cancelled",
-        "skipped"]
+        "skipped", "interrupted"]
     assert [s.value for s in TrackStatus] == [
         "queued", "planning", "running", "done", "failed", "cancelled"]
     assert [s.value for s in RunMode] == ["step", "auto"]

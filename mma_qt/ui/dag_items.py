@@ -30,6 +30,7 @@ FILLS: dict[TicketStatus, str] = {
     TicketStatus.BLOCKED: "#ffe0b2",
     TicketStatus.SKIPPED: "#e1bee7",
     TicketStatus.CANCELLED: "#e0e0e0",
+    TicketStatus.INTERRUPTED: "#d1c4e9",
 }
 #: The outlines of the statuses the tree leaves uncoloured (they wait).
 _WAITING_OUTLINES = {TicketStatus.TODO: "#90a4ae", TicketStatus.WAITING: "#c79100"}

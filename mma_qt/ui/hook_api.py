@@ -22,11 +22,13 @@ from pydantic import (
 
 from mma_qt import PROTOCOL_VERSION, __version__
 
+from ..core.history.recorder import HistoryRecorder
 from ..core.live.events import EVENT_TYPES
 from ..core.model.status import ToolPolicy
 from ..core.run.approvals import ApprovalError
 from ..core.run.controller import Controller, ControllerError, InvalidEdit
 from ..hooks.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, LargeResult, RpcError
+from .hook_history import history_methods
 from .hook_steering import steering_methods
 from .main_window import FIELD_NAMES, MainWindow
 
@@ -134,7 +136,7 @@ class _Select(_Params):
 
 
 class AppHookApi:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, history: HistoryRecorder) -> None:
         self.window = window
         self.controller = window.controller
         self.session = window.session
@@ -159,7 +161,14 @@ class AppHookApi:
             "get_value": self._get_value,
             "select": self._select,
             **steering_methods(self.controller, self._parse),
+            **history_methods(history, self._live_document, self._workspace, self._parse),
         }
+
+    def _live_document(self, streams: bool) -> dict[str, Any]:
+        return status_document(self.controller, streams=streams)
+
+    def _workspace(self) -> str:
+        return str(self.window.field_value("workspace"))
 
     @property
     def method_names(self) -> list[str]:

@@ -36,12 +36,14 @@ STATUS_COLORS: dict[RowStatus, str] = {
     TicketStatus.BLOCKED: _BLOCKED,
     StreamStatus.CANCELLED: _CANCELLED,
     TicketStatus.SKIPPED: _SKIPPED,
+    #: A run reopened from the history, whose app died while the ticket ran.
+    TicketStatus.INTERRUPTED: "#6a1b9a",
 }
 #: The order of a group row's status summary: what moves first, what waits last.
 SUMMARY_ORDER: tuple[RowStatus, ...] = (
     TicketStatus.IN_PROGRESS, StreamStatus.RUNNING, TicketStatus.COMPLETED, StreamStatus.DONE,
     TicketStatus.SKIPPED, TicketStatus.FAILED, TicketStatus.BLOCKED, TicketStatus.CANCELLED,
-    TicketStatus.TODO, StreamStatus.WAITING,
+    TicketStatus.INTERRUPTED, TicketStatus.TODO, StreamStatus.WAITING,
 )
 
 

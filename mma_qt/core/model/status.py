@@ -28,6 +28,9 @@ class RunStatus(_Status):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Found active in the history after the app that ran it died (a crash, a kill):
+    #: neither active nor final; its unfinished tickets can be resumed.
+    INTERRUPTED = "interrupted"
 
     @property
     def is_final(self) -> bool:
@@ -51,6 +54,8 @@ class TicketStatus(_Status):
     CANCELLED = "cancelled"
     #: Skipped by the user: counts as done for its dependents.
     SKIPPED = "skipped"
+    #: It was running when the app that ran it died (read from the history).
+    INTERRUPTED = "interrupted"
 
     @property
     def is_final(self) -> bool:

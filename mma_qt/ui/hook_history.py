@@ -1,0 +1,107 @@
+"""The hook's methods for the history of a workspace (issue 12): ``list_runs``,
+``get_run`` and ``search_streams``.
+
+Each reads ``<workspace>/.mma/history.sqlite3`` (``workspace`` param; default: the
+workspace of the run being recorded, else the window's workspace field). ``get_run`` of
+the run being recorded answers with the live ``get_mma_status`` document; a past run's is
+read back in the same shape. A missing history lists no runs; an unknown run is -32602;
+a history that cannot be read (a newer schema, a damaged file) is -32000 with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.history.recorder import HistoryRecorder
+from ..core.history.schema import SchemaError
+from ..core.history.store import HistoryStore, RunNotFound
+from ..hooks.protocol import INVALID_PARAMS, LargeResult, RpcError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Any]
+Parse = Callable[[type[BaseModel], dict[str, Any]], Any]
+#: The live run's status document (``streams``: with the texts).
+LiveDocument = Callable[[bool], dict[str, Any]]
+
+#: JSON-RPC "server error": the history cannot be read now.
+REFUSED = -32000
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    workspace: str | None = Field(default=None, min_length=1)
+
+
+class _ListRuns(_Params):
+    limit: int = Field(default=50, ge=1, le=10_000)
+
+
+class _GetRun(_Params):
+    run_id: str = Field(min_length=1)
+    streams: bool = True
+
+
+class _Search(_Params):
+    query: str = Field(min_length=1)
+    limit: int = Field(default=20, ge=1, le=1000)
+
+
+def history_methods(recorder: HistoryRecorder, live_document: LiveDocument,
+                    default_workspace: Callable[[], str], parse: Parse) -> dict[str, Handler]:
+    """The methods by name, for :class:`~.hook_api.AppHookApi`'s table."""
+
+    def store(workspace: str | None) -> HistoryStore:
+        live = () if recorder.run_id is None else (recorder.run_id,)
+        if workspace is None and recorder.path is not None:
+            return HistoryStore(recorder.path, live=live)
+        folder = Path(workspace or default_workspace() or ".").expanduser()
+        return HistoryStore.of_workspace(folder.resolve(), live=live)
+
+    def reading(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except RunNotFound as exc:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.args[0]}") from exc
+        except SchemaError as exc:
+            raise RpcError(REFUSED, str(exc)) from exc
+        except sqlite3.Error as exc:
+            log.warning("cannot read the history: %s", exc)
+            raise RpcError(REFUSED, f"cannot read the history: {exc}") from exc
+
+    def list_runs(params: dict[str, Any]) -> list[dict[str, Any]]:
+        p: _ListRuns = parse(_ListRuns, params)
+        history = store(p.workspace)
+        if not history.path.exists():
+            return []
+        runs: list[dict[str, Any]] = reading(lambda: history.list_runs(p.limit))
+        return runs
+
+    def get_run(params: dict[str, Any]) -> dict[str, Any] | LargeResult:
+        p: _GetRun = parse(_GetRun, params)
+        if p.run_id == recorder.run_id and p.workspace is None:
+            document = {**live_document(p.streams), "run_id": p.run_id,
+                        "parent_run_id": recorder.run_parent_id}
+        else:
+            history = store(p.workspace)
+            if not history.path.exists():
+                raise RpcError(INVALID_PARAMS, f"Invalid params: no history in "
+                               f"{history.path.parent.parent}")
+            document = reading(lambda: history.get_run(p.run_id, streams=p.streams))
+        return LargeResult(document) if p.streams else document
+
+    def search_streams(params: dict[str, Any]) -> list[dict[str, Any]]:
+        p: _Search = parse(_Search, params)
+        history = store(p.workspace)
+        if not history.path.exists():
+            return []
+        hits: list[dict[str, Any]] = reading(lambda: history.search_streams(p.query, p.limit))
+        return hits
+
+    return {"list_runs": list_runs, "get_run": get_run, "search_streams": search_streams}
