@@ -10,6 +10,7 @@ import pytest
 import shiboken6
 
 from mma_qt.core.live.events import EventBus
+from mma_qt.core.model.cancel import CancelToken
 from mma_qt.core.model.context import ContextPart
 from mma_qt.core.model.status import ToolPolicy
 from mma_qt.core.run.approvals import (
@@ -180,3 +181,17 @@ def test_tool_approvals_carry_their_track(
     assert (item["track_id"], item["kind"], item["prompt"]) == ("TR-2", "tool", None)
     broker.reject_all(reason="done")
     decided(qtbot, task)
+
+
+def test_a_request_made_after_its_token_was_cancelled_is_rejected_at_once(
+        qtbot: Any, qloop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+    # The run stopped while the spawn's prompt was being read: nobody would answer it.
+    broker = ApprovalBroker(bus)
+    token = CancelToken()
+    token.cancel("run cancelled by the user")
+    spawn = qloop.create_task(broker.request_spawn("T-008", SPAWN, "T-008: x", token=token))
+    tool = qloop.create_task(broker.request_tool("T-008", 1, command(), token=token))
+    decided(qtbot, spawn, tool)
+    for task in (spawn, tool):
+        assert task.result() == Decision(False, reason="run cancelled by the user", by="run")
+    assert broker.pending() == []

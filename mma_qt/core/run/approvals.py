@@ -31,6 +31,7 @@ from typing import Any
 
 from ..live.events import EventBus
 from ..model import dag
+from ..model.cancel import CancelToken
 from ..model.context import ContextPart
 from ..model.status import RunMode, ToolPolicy
 from ..tools import ProposedChange
@@ -160,9 +161,13 @@ class ApprovalBroker:
         return step or self.mode is not RunMode.AUTO
 
     async def request_spawn(self, ticket_id: str, spawn: SpawnRequest, detail: str = "", *,
-                            step: bool = False) -> Decision:
+                            step: bool = False, token: CancelToken | None = None) -> Decision:
         """The decision on an attempt's spawn (``T-003:spawn``, ``T-003:spawn:N``), with
-        the user's edits of its prompt and model, if any."""
+        the user's edits of its prompt and model, if any. Asked after ``token`` was
+        cancelled (the run stopped while the request was being built): rejected at once,
+        never left pending for a user nobody will ask."""
+        if token is not None and token.cancelled:
+            return Decision(False, reason=token.reason, by="run")
         if not self.asks_spawn(step or self._stepped(ticket_id)):
             return Decision(True, by="mode")
         return await self._ask(Approval(
@@ -178,8 +183,12 @@ class ApprovalBroker:
         return not policy_allows(self.policy, request)
 
     async def request_tool(self, ticket_id: str, index: int, request: ToolRequest, *,
-                           track_id: str | None = None) -> Decision:
-        """The decision on the ticket's ``index``-th tool call (``T-003:tool:N``)."""
+                           track_id: str | None = None,
+                           token: CancelToken | None = None) -> Decision:
+        """The decision on the ticket's ``index``-th tool call (``T-003:tool:N``); rejected
+        at once when ``token`` is already cancelled."""
+        if token is not None and token.cancelled:
+            return Decision(False, reason=token.reason, by="run")
         if not self.asks(request):
             return Decision(True, by="policy")
         return await self._ask(Approval(

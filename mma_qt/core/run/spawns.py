@@ -90,7 +90,8 @@ class Spawning:
         expected = TicketStatus.WAITING if asks else ticket.status
         if asks:
             session.set_ticket(ticket, TicketStatus.WAITING)
-        decision = await ctx.approvals.request_spawn(ticket.id, spawn, detail, step=ticket.step)
+        decision = await ctx.approvals.request_spawn(ticket.id, spawn, detail, step=ticket.step,
+                                                     token=token)
         if ticket.status is not expected:
             return None
         if not decision.approved or token.cancelled:

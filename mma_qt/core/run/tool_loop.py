@@ -189,7 +189,7 @@ class ToolLoop:
             self.ctx.session.tool_call(self.ticket, record)
             self._write(f"  (waiting for approval {record.approval_key})\n")
         decision = await approvals.request_tool(self.ticket.id, record.index, request,
-                                                track_id=self.bench.track_id)
+                                                track_id=self.bench.track_id, token=self.token)
         if decision.by == "policy":
             record.decision = ToolDecision.AUTO
         else:
