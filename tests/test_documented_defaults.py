@@ -44,3 +44,17 @@ def test_config_example_states_every_context_budget_default() -> None:
     stated = {name: int(value) for name, value in
               re.findall(r"^\s+(\w+) = (\d+)", example, flags=re.MULTILINE)}
     assert stated == asdict(ContextBudgets())
+
+
+def test_readme_states_the_default_max_tracks() -> None:
+    stated = re.findall(r"up to `max_tracks`\s+\(default\s+(\d+)\)", README)
+    example = re.findall(r"^max_tracks = (\d+)", README, flags=re.MULTILINE)
+    assert stated and example
+    assert {int(n) for n in stated + example} == {RunOptions().max_tracks}
+
+
+def test_readme_context_example_states_every_budget_default() -> None:
+    example = README.split("[context]", 1)[1].split("```", 1)[0]
+    stated = {name: int(value) for name, value in
+              re.findall(r"^(\w+) = (\d+)", example, flags=re.MULTILINE)}
+    assert stated == asdict(ContextBudgets())
