@@ -1,11 +1,14 @@
 """The hook's methods for the history of a workspace (issue 12): ``list_runs``,
-``get_run`` and ``search_streams``.
+``get_run``, ``search_streams``, ``resume_run`` and ``rerun_ticket``.
 
 Each reads ``<workspace>/.mma/history.sqlite3`` (``workspace`` param; default: the
 workspace of the run being recorded, else the window's workspace field). ``get_run`` of
 the run being recorded answers with the live ``get_mma_status`` document; a past run's is
 read back in the same shape. A missing history lists no runs; an unknown run is -32602;
 a history that cannot be read (a newer schema, a damaged file) is -32000 with the reason.
+``resume_run`` and ``rerun_ticket`` start a new run from a past one (its
+``parent_run_id``) and answer ``{run_id, parent_run_id, status}``; refused (a run in
+progress, nothing to resume) is -32000, a bad ticket, prompt or model -32602.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.history.recorder import HistoryRecorder
 from ..core.history.schema import SchemaError
-from ..core.history.store import HistoryStore, RunNotFound
+from ..core.history.store import HistoryStore, PastRun, RunNotFound
+from ..core.run.controller import Controller
 from ..hooks.protocol import INVALID_PARAMS, LargeResult, RpcError
+from .history_control import go_on_from
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +53,24 @@ class _GetRun(_Params):
     streams: bool = True
 
 
+class _Resume(_Params):
+    run_id: str = Field(min_length=1)
+
+
+class _Rerun(_Resume):
+    ticket_id: str = Field(min_length=1)
+    prompt: str | None = None
+    model: str | None = None
+
+
 class _Search(_Params):
     query: str = Field(min_length=1)
     limit: int = Field(default=20, ge=1, le=1000)
 
 
-def history_methods(recorder: HistoryRecorder, live_document: LiveDocument,
-                    default_workspace: Callable[[], str], parse: Parse) -> dict[str, Handler]:
+def history_methods(recorder: HistoryRecorder, controller: Controller,
+                    live_document: LiveDocument, default_workspace: Callable[[], str],
+                    parse: Parse) -> dict[str, Handler]:
     """The methods by name, for :class:`~.hook_api.AppHookApi`'s table."""
 
     def store(workspace: str | None) -> HistoryStore:
@@ -104,4 +120,22 @@ def history_methods(recorder: HistoryRecorder, live_document: LiveDocument,
         hits: list[dict[str, Any]] = reading(lambda: history.search_streams(p.query, p.limit))
         return hits
 
-    return {"list_runs": list_runs, "get_run": get_run, "search_streams": search_streams}
+    def past(p: _Resume) -> PastRun:
+        history = store(p.workspace)
+        if not history.path.exists():
+            raise RpcError(INVALID_PARAMS, f"Invalid params: no history in "
+                           f"{history.path.parent.parent}")
+        loaded: PastRun = reading(lambda: history.load(p.run_id))
+        return loaded
+
+    def resume_run(params: dict[str, Any]) -> dict[str, Any]:
+        p: _Resume = parse(_Resume, params)
+        return go_on_from(controller, recorder, past(p))
+
+    def rerun_ticket(params: dict[str, Any]) -> dict[str, Any]:
+        p: _Rerun = parse(_Rerun, params)
+        return go_on_from(controller, recorder, past(p), ticket_id=p.ticket_id,
+                          model=p.model, prompt=p.prompt)
+
+    return {"list_runs": list_runs, "get_run": get_run, "search_streams": search_streams,
+            "resume_run": resume_run, "rerun_ticket": rerun_ticket}
