@@ -24,7 +24,7 @@ from .core.run.controller import Controller
 from .core.settings import keys
 from .core.settings.config import Config
 from .hooks.server import HookServer
-from .ui.history_ui import HistoryUi, install_history
+from .ui.history_ui import HistoryUi
 from .ui.hook_api import AppHookApi, status_document
 from .ui.log_panel import QtLogHandler
 from .ui.main_window import MainWindow, ProviderChooser
@@ -132,14 +132,16 @@ def assemble(
                             mcp=None if config is None else config.mcp.servers)
     if log_handler is None:
         log_handler = QtLogHandler(logging.INFO)
-    window = MainWindow(
-        controller, log_handler, choose=choose or provider_chooser(factory), config=config
-    )
+    history = HistoryRecorder(
+        session, functools.partial(status_document, controller, streams=False))
+    window = MainWindow(controller, log_handler, choose=choose or provider_chooser(factory),
+                        config=config, history=history)
     session.setParent(window)
     controller.setParent(window)
-    history = HistoryRecorder(
-        session, functools.partial(status_document, controller, streams=False), window)
-    history_ui = install_history(window, history)
+    history.setParent(window)
+    history_ui = window.history
+    if history_ui is None:  # the window installs it whenever it is given a recorder
+        raise RuntimeError("the window has no History dock")
     api = AppHookApi(window, history)
     hook = HookServer(hook_address, api, window)
     hook.listen()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
-    QPushButton,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -79,10 +79,10 @@ class HistoryPanel(QWidget):
         self.resume_button = _button("Resume", "Run the unfinished tickets of this "
                                      "interrupted run in a new run")
         self.resume_button.clicked.connect(self._resume)
-        self.export_button = _button("Export report…", "Write the run's report (Markdown, "
-                                     "HTML or JSON)")
+        self.export_button = _button("Export…", "Export the run's report (Markdown, HTML "
+                                     "or JSON)")
         self.export_button.clicked.connect(self._export)
-        refresh = QPushButton("Refresh")
+        refresh = _button("Refresh", "Read the workspace's runs again")
         refresh.clicked.connect(self.refreshRequested)
         buttons = QHBoxLayout()
         for button in (self.open_button, self.resume_button, self.export_button):
@@ -166,8 +166,10 @@ class HistoryPanel(QWidget):
         self.openRequested.emit(str(item.data(0, Qt.ItemDataRole.UserRole)))
 
 
-def _button(text: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
+def _button(text: str, tip: str) -> QToolButton:
+    """A compact button: the dock shares the bottom row with others."""
+    button = QToolButton()
+    button.setText(text)
     button.setToolTip(tip)
     return button
 
