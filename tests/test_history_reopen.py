@@ -188,3 +188,32 @@ def test_a_done_run_cannot_be_resumed(qtbot: Any, bench: Any, tmp_path: Path) ->
     with pytest.raises(ControllerError, match="only an interrupted, failed or cancelled"):
         b.controller.resume_from(past.document, past.records, past.prompts)
     assert len(b.runs) == 1
+
+
+def test_resume_plans_a_track_whose_planning_was_interrupted(
+    qtbot: Any, bench: Any, tmp_path: Path
+) -> None:
+    b = bench(two_tickets())
+    workspace = plain_workspace(tmp_path / "ws")
+    first = b.finish(qtbot, lambda: b.controller.start_epic(EPIC, str(workspace)))
+    b.store()
+    interrupt_in_file(workspace, first)
+    conn = sqlite3.connect(history_path(workspace))
+    try:  # killed while Tier 2 planned TR-1: no tickets yet
+        conn.execute("DELETE FROM tickets WHERE run_id = ?", (first,))
+        conn.execute("DELETE FROM streams WHERE run_id = ? AND tier IN (3, 4)", (first,))
+        conn.execute("UPDATE tracks SET tickets = '[]', status = 'planning' WHERE run_id = ?",
+                     (first,))
+        conn.commit()
+    finally:
+        conn.close()
+    past = HistoryStore.of_workspace(workspace).load(first)
+    assert [(t["id"], t["tickets"]) for t in past.document["tracks"]] == [("TR-1", [])]
+    b.recorder.parent_run_id = first
+    second = b.finish(qtbot, lambda: b.controller.resume_from(
+        past.document, past.records, past.prompts))
+    new = b.store().get_run(second)
+    assert new["status"] == "done"
+    assert [(t["id"], t["status"]) for t in new["tickets"]] == [
+        ("T-001", "completed"), ("T-002", "completed")]
+    assert len(b.factory.of(Tier.TECH_LEAD)) == 2 and len(b.factory.of(Tier.ORCHESTRATOR)) == 1

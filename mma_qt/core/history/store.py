@@ -164,12 +164,29 @@ class HistoryStore:
             rollups = self._rollups(conn, run_id)
             doc["tier_usage"] = {t.label: rollups[t.label].to_dict() for t in Tier}
             doc["totals"] = rollups["*"].to_dict()
-            for track in doc.get("tracks", []):
-                track["usage"] = rollups.get(f"track:{track['id']}", Rollup.of([])).to_dict()
+            self._tracks(conn, run_id, doc)
+            for track in doc["tracks"]:
+                rollup = rollups.get(f"track:{track['id']}", Rollup.of([]))
+                track["usage"] = rollup.to_dict()
+                track["cost_usd"] = round(rollup.cost_usd, 6) if rollup.cost_known else None
         if self._status(status, owner, run_id) == RunStatus.INTERRUPTED:
             interrupt(doc)
         doc["run_id"], doc["parent_run_id"] = run_id, parent
         return doc
+
+    @staticmethod
+    def _tracks(conn: sqlite3.Connection, run_id: str, doc: dict[str, Any]) -> None:
+        """The tracks from their own rows (written at every change: fresher than a
+        document stored before a crash, and there when none was stored)."""
+        entries = {t["id"]: t for t in doc.get("tracks", [])}
+        rows = conn.execute(
+            "SELECT track_id, title, description, status, error, tickets FROM tracks"
+            " WHERE run_id = ? AND accepted = 1 ORDER BY position", (run_id,)).fetchall()
+        for track_id, title, description, status, error, tickets in rows:
+            entry = entries.setdefault(track_id, {"id": track_id})
+            entry.update(title=title, description=description, status=status,
+                         error=error, tickets=json.loads(tickets))
+        doc["tracks"] = list(entries.values())
 
     @staticmethod
     def _texts(conn: sqlite3.Connection, run_id: str) -> dict[str, str]:

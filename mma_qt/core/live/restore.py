@@ -83,9 +83,11 @@ def restore_run(session: MmaSession, document: Mapping[str, Any],
     tickets = {str(t["id"]): ticket_of(t, prompts) for t in document.get("tickets", [])}
     tracks = _tracks(document, tickets)
     session.set_tracks(tracks)
-    for track in tracks:
-        planned = list(track.tickets)
-        session.set_plan(track, planned)
+    position = {tid: n for n, tid in enumerate(tickets)}
+    planned = [t for t in tracks if t.tickets]  # in the order their plans came
+    planned.sort(key=lambda t: min(position[x.id] for x in t.tickets))
+    for track in planned:
+        session.set_plan(track, list(track.tickets))
     active = (document.get("track") or {}).get("id")
     session.active_track = next((t for t in tracks if t.id == active),
                                 tracks[-1] if tracks else None)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..live.restore import restore_run
 from ..model.domain import Tier
 from ..model.records import StreamRecord
-from ..model.status import RunStatus, TicketStatus
+from ..model.status import RunStatus, TicketStatus, TrackStatus
 from .errors import ControllerError, InvalidEdit
 from .ticket_commands import RETRYABLE
 
@@ -54,16 +54,22 @@ class HistoryCommands:
                     prompts: Mapping[tuple[str, int], str] | None = None) -> None:
         """A new run that goes on from a past one (read with ``get_run(streams=True)``):
         its completed and skipped tickets are kept as they were, every other ticket runs
-        again as a new attempt."""
+        again as a new attempt, and tracks Tier 2 had not planned yet are planned."""
+        run_id = document.get("run_id")
         status = RunStatus(document.get("status", "idle"))
         if status not in RESUMABLE:
-            raise ControllerError(f"run {document.get('run_id')} is {status}: only an "
-                                  "interrupted, failed or cancelled run can be resumed")
+            raise ControllerError(f"run {run_id} is {status}: only an interrupted, failed "
+                                  "or cancelled run can be resumed")
+        if not document.get("tracks") and not document.get("tickets"):
+            raise ControllerError(f"run {run_id} ended before its tracks were planned: "
+                                  "start its epic again")
         unfinished = [t["id"] for t in document.get("tickets", [])
                       if TicketStatus(t["status"]) not in DONE]
-        if not unfinished:
-            raise ControllerError(f"run {document.get('run_id')} has no unfinished ticket "
-                                  "to resume (re-run a ticket instead)")
+        unplanned = [t["id"] for t in document.get("tracks", []) if not t.get("tickets")
+                     and TrackStatus(t.get("status", "queued")) is not TrackStatus.DONE]
+        if not unfinished and not unplanned:
+            raise ControllerError(f"run {run_id} has no unfinished ticket to resume "
+                                  "(re-run a ticket instead)")
         self._go_on_from(document, records, prompts)
         session = self.session
         for ticket_id in unfinished:
@@ -71,9 +77,13 @@ class HistoryCommands:
             ticket.blocked_by, ticket.blocked_reason, ticket.error = None, "", ""
             ticket.qa_hint = ""
             session.set_ticket(ticket, TicketStatus.TODO)
+        for track in session.tracks:  # ended while its last ticket's news was on its way
+            if track.tickets and all(t.status.satisfies for t in track.tickets):
+                session.set_track(track, TrackStatus.DONE)
         runner = self.runner
         assert runner is not None
-        self._launch(runner.continue_run(), "mma-run-resumed")
+        self._launch(runner.continue_run([t for t in session.tracks if t.id in unplanned]),
+                     "mma-run-resumed")
 
     def rerun_from(self, document: Mapping[str, Any], records: Sequence[StreamRecord],
                    prompts: Mapping[tuple[str, int], str] | None, ticket_id: str, *,
@@ -119,4 +129,9 @@ class HistoryCommands:
         session = self.session
         session.reset(epic, str(folder))
         session.set_phase(RunStatus.RUNNING, Tier.WORKER)
-        restore_run(session, document, records, prompts)
+        try:
+            restore_run(session, document, records, prompts)
+        except (KeyError, TypeError, ValueError) as exc:  # a document this app cannot read
+            reason = f"cannot restore run {document.get('run_id')}: {type(exc).__name__}: {exc}"
+            session.set_status(RunStatus.FAILED, reason)
+            raise ControllerError(reason) from exc
