@@ -46,6 +46,9 @@ class Bench:
         self.runs: list[str] = []
         self.recorder.recording.connect(self.runs.append)
 
+    def run(self, qtbot: Any, workspace: Path) -> str:
+        return self.finish(qtbot, lambda: self.controller.start_epic(EPIC, str(workspace)))
+
     def finish(self, qtbot: Any, start: Any) -> str:
         with qtbot.waitSignal(self.controller.finished, timeout=RUN_TIMEOUT_MS):
             start()
@@ -82,15 +85,20 @@ def two_tickets() -> ScriptedFactory:
                            [PlannedTicket("T-001"), PlannedTicket("T-002", depends_on=["T-001"])])
 
 
+def first_run(bench: Any, qtbot: Any, tmp_path: Path) -> tuple[Bench, Path, str]:
+    """Two scripted tickets run to the end in a fresh workspace; the run's id."""
+    b = bench(two_tickets())
+    workspace = plain_workspace(tmp_path / "ws")
+    return b, workspace, b.run(qtbot, workspace)
+
+
 def test_a_rerun_from_history_sends_the_edited_prompt_and_keeps_both_attempts(
     qtbot: Any, bench: Any, tmp_path: Path
 ) -> None:
     """Acceptance 3: re-run a completed ticket with an edited prompt: a new run that
     records where it came from, two attempts with their own usage, both streams
     readable, and the provider received the edited prompt."""
-    b = bench(two_tickets())
-    workspace = plain_workspace(tmp_path / "ws")
-    first = b.finish(qtbot, lambda: b.controller.start_epic(EPIC, str(workspace)))
+    b, _workspace, first = first_run(bench, qtbot, tmp_path)
     past = b.store().load(first)
     first_text = past.document["mma_streams"][WORKER]
     b.recorder.parent_run_id = first
@@ -121,9 +129,7 @@ def test_a_rerun_from_history_sends_the_edited_prompt_and_keeps_both_attempts(
 def test_a_rerun_of_an_unknown_ticket_or_with_an_empty_prompt_is_refused_unchanged(
     qtbot: Any, bench: Any, tmp_path: Path
 ) -> None:
-    b = bench(two_tickets())
-    workspace = plain_workspace(tmp_path / "ws")
-    first = b.finish(qtbot, lambda: b.controller.start_epic(EPIC, str(workspace)))
+    b, _workspace, first = first_run(bench, qtbot, tmp_path)
     past = b.store().load(first)
     with pytest.raises(ControllerError, match="no ticket 'T-009'"):
         b.controller.rerun_from(past.document, past.records, past.prompts, "T-009")
@@ -161,9 +167,7 @@ def interrupt_in_file(workspace: Path, run_id: str) -> None:
 def test_resume_runs_the_unfinished_tickets_and_keeps_the_completed_ones(
     qtbot: Any, bench: Any, tmp_path: Path
 ) -> None:
-    b = bench(two_tickets())
-    workspace = plain_workspace(tmp_path / "ws")
-    first = b.finish(qtbot, lambda: b.controller.start_epic(EPIC, str(workspace)))
+    b, workspace, first = first_run(bench, qtbot, tmp_path)
     store = b.store()
     interrupt_in_file(workspace, first)
     past = store.load(first)
@@ -181,9 +185,7 @@ def test_resume_runs_the_unfinished_tickets_and_keeps_the_completed_ones(
 
 
 def test_a_done_run_cannot_be_resumed(qtbot: Any, bench: Any, tmp_path: Path) -> None:
-    b = bench(two_tickets())
-    workspace = plain_workspace(tmp_path / "ws")
-    first = b.finish(qtbot, lambda: b.controller.start_epic(EPIC, str(workspace)))
+    b, _workspace, first = first_run(bench, qtbot, tmp_path)
     past = b.store().load(first)
     with pytest.raises(ControllerError, match="only an interrupted, failed or cancelled"):
         b.controller.resume_from(past.document, past.records, past.prompts)
@@ -193,9 +195,7 @@ def test_a_done_run_cannot_be_resumed(qtbot: Any, bench: Any, tmp_path: Path) ->
 def test_resume_plans_a_track_whose_planning_was_interrupted(
     qtbot: Any, bench: Any, tmp_path: Path
 ) -> None:
-    b = bench(two_tickets())
-    workspace = plain_workspace(tmp_path / "ws")
-    first = b.finish(qtbot, lambda: b.controller.start_epic(EPIC, str(workspace)))
+    b, workspace, first = first_run(bench, qtbot, tmp_path)
     b.store()
     interrupt_in_file(workspace, first)
     conn = sqlite3.connect(history_path(workspace))
