@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
 from mma_qt.core.history.schema import history_path
 from mma_qt.core.history.store import HistoryStore
 from mma_qt.core.model.prompts import sample_epic
 from mma_qt.hooks.protocol import RpcError
 from mma_qt.ui.history_ui import HistoryUi
+from mma_qt.ui.history_view import RerunDialog
 from mma_qt.wiring import AppParts
 
 from .helpers import FINAL
@@ -104,6 +105,10 @@ def test_an_opened_run_shows_get_runs_statuses_and_rollups_read_only(
     assert menu is not None
     assert [a.text() for a in menu.actions() if a.text()] == [
         "Re-run… (edit prompt or model, in a new run)", "Copy stream text"]
+    menu.actions()[0].trigger()
+    dialog = window.findChild(RerunDialog)
+    assert dialog is not None and dialog.ticket_id == "T-001" and dialog.isVisible()
+    dialog.reject()
     ui.past_panel.select("T-001")
     assert ui.past_panel.stream_view.toPlainText() == stored["mma_streams"][WORKER]
     assert demo_app.session.hub.text(WORKER) == stored["mma_streams"][WORKER]  # untouched
@@ -196,8 +201,21 @@ def test_history_off_is_said_in_the_window_and_the_log(
     assert demo_app.session.status == "done"
 
 
+def test_export_report_in_the_window_asks_where_for_the_run_shown(
+    demo_app: AppParts, qtbot: Any, tmp_path: Path
+) -> None:
+    run_id = finished_run(demo_app, qtbot, tmp_path)
+    demo_app.window.actions_by_name["export_report"].trigger()
+    dialog = demo_app.window.findChild(QFileDialog)
+    assert dialog is not None and run_id in dialog.windowTitle()
+    dialog.reject()
+
+
 def test_the_dock_is_in_the_view_menu_and_export_in_the_window(demo_app: AppParts) -> None:
     ui = demo_app.history_ui
+    methods = demo_app.api.call("describe", {})["methods"]
+    assert {"list_runs", "get_run", "search_streams", "resume_run", "rerun_ticket"} <= set(
+        methods)
     assert ui.dock.objectName() == "HistoryDock"
     assert demo_app.window.actions_by_name["export_report"] is ui.export_action
     assert ui.panel.list.headerItem().text(0) == "Date"

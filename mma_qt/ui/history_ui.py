@@ -123,7 +123,7 @@ class HistoryUi(QObject):
         action = QAction("Export report…", window)
         action.setObjectName("export_report")
         action.setToolTip("Write a run's report: Markdown, HTML or JSON")
-        action.triggered.connect(self.choose_export)
+        action.triggered.connect(self._export_chosen)
         for menu in window.menuBar().findChildren(QMenu):
             if window.actions_by_name["settings"] in menu.actions():
                 menu.insertAction(window.actions_by_name["settings"], action)
@@ -263,7 +263,14 @@ class HistoryUi(QObject):
     def _fill_ticket_menu(self, menu: QMenu, ticket_id: str) -> None:
         """A past ticket's only action: run it again, in a new run."""
         action = menu.addAction("Re-run… (edit prompt or model, in a new run)")
-        action.triggered.connect(partial(self.choose_rerun, ticket_id))
+        action.setData(ticket_id)
+        action.triggered.connect(self._rerun_from_menu)
+
+    @Slot()
+    def _rerun_from_menu(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.choose_rerun(str(action.data()))
 
     # -- new runs from past ones ------------------------------------------------------
     @Slot(str)
@@ -327,11 +334,17 @@ class HistoryUi(QObject):
                 or (str(runs[0]["run_id"]) if runs else None))
 
     @Slot()
-    def choose_export(self, run_id: str | None = None) -> QFileDialog | None:
-        run_id = run_id or self.export_run_id()
+    def _export_chosen(self) -> None:
+        """**Export report…**: the run :meth:`export_run_id` names."""
+        run_id = self.export_run_id()
         if run_id is None:
             self._window.statusBar().showMessage("Export report: no run yet", 6000)
-            return None
+            return
+        self.choose_export(run_id)
+
+    @Slot(str)
+    def choose_export(self, run_id: str) -> QFileDialog:
+        """Ask where to write the run's report (the suffix chooses the format)."""
         dialog = QFileDialog(self._window, f"Export the report of run {run_id}")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setNameFilters(["Markdown (*.md)", "HTML (*.html)", "JSON (*.json)"])
