@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QModelIndex, QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Errors of reading the history that the window shows (and logs), never raises.
 READ_ERRORS = (SchemaError, RunNotFound, sqlite3.Error, OSError, ValueError)
@@ -153,11 +155,17 @@ class HistoryUi(QObject):
         live = () if recorder.run_id is None else (recorder.run_id,)
         return Source(self._window.epic_panel.workspace(), recorder.writer, live)
 
+    def _submit(self, job: Callable[[Source], T], on_done: Callable[[Future[T]], None]) -> None:
+        """Run ``job(source)`` on the window's task runner; nothing once the window has
+        closed (a run ending after it, as the app exits, reads nothing)."""
+        tasks = self._window.tasks
+        if not tasks.closed:
+            tasks.submit(partial(job, self._source()), on_done, owner=self)
+
     @Slot()
     def refresh(self) -> None:
         """Read the workspace's runs again (off the GUI thread); ``refreshed`` then."""
-        self._window.tasks.submit(partial(read_runs, self._source()), self._on_runs,
-                                  owner=self)
+        self._submit(read_runs, self._on_runs)
 
     def _on_runs(self, future: Future[list[dict[str, Any]]]) -> None:
         try:
@@ -204,11 +212,10 @@ class HistoryUi(QObject):
         """Show a past run read-only (read off the GUI thread; ``viewing`` then)."""
         self._load(run_id, self.show_past)
 
-    def _load(self, run_id: str, then: Any) -> None:
-        self._window.tasks.submit(partial(load_run, self._source(), run_id),
-                                  partial(self._on_loaded, then), owner=self)
+    def _load(self, run_id: str, then: Callable[[PastRun], object]) -> None:
+        self._submit(partial(_loaded, run_id=run_id), partial(self._on_loaded, then))
 
-    def _on_loaded(self, then: Any, future: Future[PastRun]) -> None:
+    def _on_loaded(self, then: Callable[[PastRun], object], future: Future[PastRun]) -> None:
         try:
             past = future.result()
         except READ_ERRORS as exc:
@@ -357,8 +364,7 @@ class HistoryUi(QObject):
     def export_report(self, run_id: str, path: str) -> None:
         """Write the run's report to ``path`` (format by suffix), off the GUI thread;
         ``exported`` (or ``failed``) then."""
-        self._window.tasks.submit(partial(write_report, self._source(), run_id, path),
-                                  self._on_exported, owner=self)
+        self._submit(partial(_written, run_id=run_id, path=path), self._on_exported)
 
     def _on_exported(self, future: Future[str]) -> None:
         try:
@@ -368,6 +374,14 @@ class HistoryUi(QObject):
             return
         self._window.statusBar().showMessage(f"Report written to {path}", 10000)
         self.exported.emit(path)
+
+
+def _loaded(source: Source, *, run_id: str) -> PastRun:
+    return load_run(source, run_id)
+
+
+def _written(source: Source, *, run_id: str, path: str) -> str:
+    return write_report(source, run_id, path)
 
 
 def install_history(window: MainWindow, recorder: HistoryRecorder) -> HistoryUi:

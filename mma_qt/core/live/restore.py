@@ -45,7 +45,7 @@ def ticket_of(data: Mapping[str, Any],
         tid, str(data.get("title", "")), str(data.get("description", "")),
         depends_on=tuple(data.get("depends_on", ())),
         target_files=tuple(data.get("target_files", ())),
-        status=TicketStatus(data.get("status", "todo")),
+        status=TicketStatus(data.get("status", TicketStatus.TODO)),
         blocked_reason=str(data.get("blocked_reason") or ""),
         blocked_by=data.get("blocked_by"), retry_count=int(data.get("retry_count", 0)),
         model_override=data.get("model_override"), model=str(data.get("model") or ""),
@@ -62,7 +62,7 @@ def _tracks(document: Mapping[str, Any], tickets: Mapping[str, Ticket]) -> list[
     tracks) go to the document's ``track``."""
     tracks = [Track(str(t["id"]), str(t.get("title", "")), str(t.get("description", "")),
                     [tickets[i] for i in t.get("tickets", []) if i in tickets],
-                    TrackStatus(t.get("status", "queued")), str(t.get("error") or ""))
+                    TrackStatus(t.get("status", TrackStatus.QUEUED)), str(t.get("error") or ""))
               for t in document.get("tracks", [])]
     placed = {x.id for t in tracks for x in t.tickets}
     loose = [t for tid, t in tickets.items() if tid not in placed]

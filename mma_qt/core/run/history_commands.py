@@ -56,7 +56,7 @@ class HistoryCommands:
         its completed and skipped tickets are kept as they were, every other ticket runs
         again as a new attempt, and tracks Tier 2 had not planned yet are planned."""
         run_id = document.get("run_id")
-        status = RunStatus(document.get("status", "idle"))
+        status = RunStatus(document.get("status", RunStatus.IDLE))
         if status not in RESUMABLE:
             raise ControllerError(f"run {run_id} is {status}: only an interrupted, failed "
                                   "or cancelled run can be resumed")
@@ -66,7 +66,7 @@ class HistoryCommands:
         unfinished = [t["id"] for t in document.get("tickets", [])
                       if TicketStatus(t["status"]) not in DONE]
         unplanned = [t["id"] for t in document.get("tracks", []) if not t.get("tickets")
-                     and TrackStatus(t.get("status", "queued")) is not TrackStatus.DONE]
+                     and TrackStatus(t.get("status", TrackStatus.QUEUED)) is not TrackStatus.DONE]
         if not unfinished and not unplanned:
             raise ControllerError(f"run {run_id} has no unfinished ticket to resume "
                                   "(re-run a ticket instead)")
