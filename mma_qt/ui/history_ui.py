@@ -213,7 +213,7 @@ class HistoryUi(QObject):
         self._load(run_id, self.show_past)
 
     def _load(self, run_id: str, then: Callable[[PastRun], object]) -> None:
-        self._submit(partial(_loaded, run_id=run_id), partial(self._on_loaded, then))
+        self._submit(partial(load_run, run_id=run_id), partial(self._on_loaded, then))
 
     def _on_loaded(self, then: Callable[[PastRun], object], future: Future[PastRun]) -> None:
         try:
@@ -364,7 +364,7 @@ class HistoryUi(QObject):
     def export_report(self, run_id: str, path: str) -> None:
         """Write the run's report to ``path`` (format by suffix), off the GUI thread;
         ``exported`` (or ``failed``) then."""
-        self._submit(partial(_written, run_id=run_id, path=path), self._on_exported)
+        self._submit(partial(write_report, run_id=run_id, path=path), self._on_exported)
 
     def _on_exported(self, future: Future[str]) -> None:
         try:
@@ -374,14 +374,6 @@ class HistoryUi(QObject):
             return
         self._window.statusBar().showMessage(f"Report written to {path}", 10000)
         self.exported.emit(path)
-
-
-def _loaded(source: Source, *, run_id: str) -> PastRun:
-    return load_run(source, run_id)
-
-
-def _written(source: Source, *, run_id: str, path: str) -> str:
-    return write_report(source, run_id, path)
 
 
 def install_history(window: MainWindow, recorder: HistoryRecorder) -> HistoryUi:
