@@ -24,6 +24,7 @@ from .core.run.controller import Controller
 from .core.settings import keys
 from .core.settings.config import Config
 from .hooks.server import HookServer
+from .ui.history_ui import HistoryUi
 from .ui.hook_api import AppHookApi, status_document
 from .ui.log_panel import QtLogHandler
 from .ui.main_window import MainWindow, ProviderChooser
@@ -106,6 +107,8 @@ class AppParts:
     api: AppHookApi
     #: Records each run into ``<workspace>/.mma/history.sqlite3``; close it after the run.
     history: HistoryRecorder
+    #: The window's History dock, past runs read-only, Resume, Re-run… and reports.
+    history_ui: HistoryUi
 
 
 def assemble(
@@ -129,15 +132,18 @@ def assemble(
                             mcp=None if config is None else config.mcp.servers)
     if log_handler is None:
         log_handler = QtLogHandler(logging.INFO)
-    window = MainWindow(
-        controller, log_handler, choose=choose or provider_chooser(factory), config=config
-    )
+    history = HistoryRecorder(
+        session, functools.partial(status_document, controller, streams=False))
+    window = MainWindow(controller, log_handler, choose=choose or provider_chooser(factory),
+                        config=config, history=history)
     session.setParent(window)
     controller.setParent(window)
-    history = HistoryRecorder(
-        session, functools.partial(status_document, controller, streams=False), window)
+    history.setParent(window)
+    history_ui = window.history
+    if history_ui is None:  # the window installs it whenever it is given a recorder
+        raise RuntimeError("the window has no History dock")
     api = AppHookApi(window, history)
     hook = HookServer(hook_address, api, window)
     hook.listen()
     session.bus.published.connect(hook.publish)
-    return AppParts(session, controller, window, hook, api, history)
+    return AppParts(session, controller, window, hook, api, history, history_ui)

@@ -14,6 +14,7 @@ from typing import Any
 
 from mma_qt import __version__
 from mma_qt.core.model.status import ToolPolicy
+from mma_qt.hooks.cli_history import add_history_commands
 from mma_qt.hooks.cli_steering import add_steering_commands
 from mma_qt.hooks.client import (
     ApiHookClient,
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("ping", _result_of(lambda c, a: c.ping()), "check that mma-qt answers")
     _add_run_commands(add)
     add_steering_commands(add, _result_of)
+    add_history_commands(add, _result_of)
     _add_tool_commands(add)
     _add_watch_commands(add)
     _add_window_commands(add)

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from mma_qt import PROTOCOL_VERSION
+from mma_qt.hooks.client_history import HistoryCalls
 from mma_qt.hooks.client_steering import SteeringCalls, given
 from mma_qt.hooks.protocol import EVENT_METHOD, request_line, resolve_hook_address
 from mma_qt.hooks.transport import HookError, HookUnavailableError, Transport, connect
@@ -69,7 +70,7 @@ def protocol_major(version: object) -> int | None:
     return None
 
 
-class ApiHookClient(SteeringCalls):
+class ApiHookClient(HistoryCalls, SteeringCalls):
     """One connection to mma-qt; calls are serialised by a lock and matched by id.
 
     Event notifications that arrive while waiting for an answer are queued for

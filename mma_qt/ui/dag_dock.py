@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from ..core.model.domain import Tier
 from .dag_view import DagPanel
+from .tree_model import MmaTreeModel
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -43,12 +44,18 @@ class DagDock(QDockWidget):
 
     @Slot(QModelIndex, QModelIndex)
     def _on_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        model = self._window.model
-        record = model.record(current)
-        worker = record is not None and record.tier is Tier.WORKER
-        self.panel.show_track(model.track_id(current))
-        self.panel.flush()
-        self.view.select_node(record.ticket_id if worker and record is not None else None)
+        follow_row(self.panel, self._window.model, current)
+
+
+def follow_row(panel: DagPanel, model: MmaTreeModel, current: QModelIndex) -> str | None:
+    """Show the track of the tree's ``current`` row and outline its ticket (a Tier 3
+    row's); return that ticket's id."""
+    record = model.record(current)
+    ticket = record.ticket_id if record is not None and record.tier is Tier.WORKER else None
+    panel.show_track(model.track_id(current))
+    panel.flush()
+    panel.view.select_node(ticket)
+    return ticket
 
 
 def install_dag_dock(window: MainWindow) -> DagDock:

@@ -161,7 +161,8 @@ class AppHookApi:
             "get_value": self._get_value,
             "select": self._select,
             **steering_methods(self.controller, self._parse),
-            **history_methods(history, self._live_document, self._workspace, self._parse),
+            **history_methods(history, self.controller, self._live_document,
+                              self._workspace, self._parse),
         }
 
     def _live_document(self, streams: bool) -> dict[str, Any]:

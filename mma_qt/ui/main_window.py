@@ -15,6 +15,7 @@ from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
+from ..core.history.recorder import HistoryRecorder
 from ..core.model.domain import Tier
 from ..core.model.status import RunStatus
 from ..core.providers.base import ProviderFactory
@@ -27,6 +28,7 @@ from .changes_panel import ChangesPanel
 from .dag_dock import install_dag_dock
 from .dialogs import NewEpicDialog
 from .epic_panel import EpicPanel
+from .history_ui import install_history
 from .log_panel import LogPanel, QtLogHandler
 from .mcp_page import McpServersPage, server_statuses
 from .merge import MergeControl
@@ -57,6 +59,7 @@ class MainWindow(WindowFace, QMainWindow):
         *,
         choose: ProviderChooser,
         config: Config | None = None,
+        history: HistoryRecorder | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -103,6 +106,8 @@ class MainWindow(WindowFace, QMainWindow):
         self.refresh_status()
         self.pipeline = install_pipeline_ui(self)  # Plan, Proposal, mode, ticket menu, badge
         self.graph.ticketMenuRequested.connect(self.pipeline.ticket_menu.popup)
+        #: The History dock, past runs read-only, Resume, Re-run…, Export report….
+        self.history = None if history is None else install_history(self, history)
         restore_window(self, self.run_panel, self.epic_panel)
 
     # -- construction --------------------------------------------------------------------

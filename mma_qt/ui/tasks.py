@@ -46,6 +46,11 @@ class TaskRunner(QObject):
         return future
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` was called (nothing more may be submitted)."""
+        return self._closed
+
+    @property
     def busy(self) -> bool:
         """Whether a submitted call has not been delivered yet."""
         return bool(self._waiting)

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,18 @@ def owner_alive(owner: str, run_id: str, live: Collection[str] = ()) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class PastRun:
+    """What reopening a run needs: its ``get_run`` document (with the stream texts), its
+    streams as records (usage, cost, models, track: what the roll-ups are made of, in the
+    order they were opened) and each attempt's prompt as sent, by (ticket id, number)."""
+
+    run_id: str
+    document: dict[str, Any]
+    records: list[StreamRecord]
+    prompts: dict[tuple[str, int], str]
 
 
 class HistoryStore:
@@ -151,12 +164,29 @@ class HistoryStore:
             rollups = self._rollups(conn, run_id)
             doc["tier_usage"] = {t.label: rollups[t.label].to_dict() for t in Tier}
             doc["totals"] = rollups["*"].to_dict()
-            for track in doc.get("tracks", []):
-                track["usage"] = rollups.get(f"track:{track['id']}", Rollup.of([])).to_dict()
+            self._tracks(conn, run_id, doc)
+            for track in doc["tracks"]:
+                rollup = rollups.get(f"track:{track['id']}", Rollup.of([]))
+                track["usage"] = rollup.to_dict()
+                track["cost_usd"] = round(rollup.cost_usd, 6) if rollup.cost_known else None
         if self._status(status, owner, run_id) == RunStatus.INTERRUPTED:
             interrupt(doc)
         doc["run_id"], doc["parent_run_id"] = run_id, parent
         return doc
+
+    @staticmethod
+    def _tracks(conn: sqlite3.Connection, run_id: str, doc: dict[str, Any]) -> None:
+        """The tracks from their own rows (written at every change: fresher than a
+        document stored before a crash, and there when none was stored)."""
+        entries = {t["id"]: t for t in doc.get("tracks", [])}
+        rows = conn.execute(
+            "SELECT track_id, title, description, status, error, tickets FROM tracks"
+            " WHERE run_id = ? AND accepted = 1 ORDER BY position", (run_id,)).fetchall()
+        for track_id, title, description, status, error, tickets in rows:
+            entry = entries.setdefault(track_id, {"id": track_id})
+            entry.update(title=title, description=description, status=status,
+                         error=error, tickets=json.loads(tickets))
+        doc["tracks"] = list(entries.values())
 
     @staticmethod
     def _texts(conn: sqlite3.Connection, run_id: str) -> dict[str, str]:
@@ -200,24 +230,49 @@ class HistoryStore:
                               for sid in entries}
 
     @staticmethod
-    def _rollups(conn: sqlite3.Connection, run_id: str) -> dict[str, Rollup]:
-        """Roll-ups by tier label, ``track:ID`` and ``*``, as the session computes them."""
+    def _records(conn: sqlite3.Connection, run_id: str) -> list[StreamRecord]:
+        """The run's streams as the session kept them (usage, cost, models, status)."""
         records = []
-        for (sid, tier, track, models, inp, out, read, write, reasoning, estimated, cost,
-             known) in conn.execute(
-            "SELECT stream_id, tier, track_id, models, input, output, cache_read,"
-            " cache_write, reasoning, estimated, cost_usd, cost_known FROM streams"
-            " WHERE run_id = ? ORDER BY rowid", (run_id,)):
-            record = StreamRecord(sid, Tier(tier), sid, track_id=track)
+        for (sid, tier, track, ticket, title, status, model, models, inp, out, read, write,
+             reasoning, estimated, cost, known, calls, started, finished) in conn.execute(
+            "SELECT stream_id, tier, track_id, ticket_id, title, status, model, models,"
+            " input, output, cache_read, cache_write, reasoning, estimated, cost_usd,"
+            " cost_known, calls, started_at, finished_at FROM streams WHERE run_id = ?"
+            " ORDER BY rowid", (run_id,)):
+            record = StreamRecord(sid, Tier(tier), title or sid, ticket, track)
             record.models_used = json.loads(models)
+            record.model, record.calls = model or "", calls or 0
             record.usage = Usage(inp, out, read, write, reasoning, bool(estimated))
             record.cost_usd, record.cost_known = cost, bool(known)
+            record.started_at, record.finished_at = started, finished
+            if status:
+                record.status = _row_status(record.tier, status)
             records.append(record)
+        return records
+
+    @classmethod
+    def _rollups(cls, conn: sqlite3.Connection, run_id: str) -> dict[str, Rollup]:
+        """Roll-ups by tier label, ``track:ID`` and ``*``, as the session computes them."""
+        records = cls._records(conn, run_id)
         rollups = {t.label: Rollup.of(r for r in records if r.tier is t) for t in Tier}
         for track in {r.track_id for r in records if r.track_id is not None}:
             rollups[f"track:{track}"] = Rollup.of(r for r in records if r.track_id == track)
         rollups["*"] = Rollup.of(records)
         return rollups
+
+    def load(self, run_id: str) -> PastRun:
+        """Everything needed to show a past run again, or to go on from it."""
+        document = self.get_run(run_id, streams=True)
+        with self._conn() as conn:
+            records = self._records(conn, run_id)
+            prompts = {(ticket, int(n)): prompt for ticket, n, prompt in conn.execute(
+                "SELECT ticket_id, attempt, prompt FROM attempts WHERE run_id = ?", (run_id,))}
+        if document["status"] == RunStatus.INTERRUPTED:
+            unfinished = {str(StreamStatus.RUNNING), str(TicketStatus.IN_PROGRESS)}
+            for record in records:
+                if str(record.status) in unfinished:
+                    record.status = TicketStatus.INTERRUPTED
+        return PastRun(run_id, document, records, prompts)
 
     def attempts(self, run_id: str, ticket_id: str) -> list[dict[str, Any]]:
         """A ticket's attempts, in order, each with the prompt as it was sent (what a
@@ -303,6 +358,13 @@ def _snippet(text: str, at: int, length: int, around: int = 60) -> str:
     start, end = max(0, at - around), min(len(text), at + length + around)
     return ("…" if start else "") + text[start:at] + "[" + text[at:at + length] + "]" + \
         text[at + length:end] + ("…" if end < len(text) else "")
+
+
+def _row_status(tier: Tier, status: str) -> StreamStatus | TicketStatus:
+    """A stream row's status as stored: its ticket's (Tier 3) or the stream's own."""
+    if tier is Tier.WORKER or status not in {str(s) for s in StreamStatus}:
+        return TicketStatus(status)
+    return StreamStatus(status)
 
 
 def interrupt(doc: dict[str, Any]) -> None:

@@ -170,6 +170,11 @@ class MmaSession(QObject):
             model=record.model,
         )
 
+    def stream_restored(self, sid: str) -> None:
+        """A stream's record was filled from the history (usage, models, status)."""
+        self._changed(self.records[sid])
+        self.usageChanged.emit()
+
     def write(self, sid: str, text: str) -> None:
         """Append text to a stream from the GUI thread (errors, notices)."""
         self.hub.write(sid, text)

@@ -22,6 +22,7 @@ from ..providers.base import ProviderFactory
 from ..settings.mcp_config import McpServerConfig
 from ..tools import GitError
 from .errors import ControllerError, InvalidEdit
+from .history_commands import HistoryCommands
 from .pipeline_commands import PipelineCommands
 from .pool import WorkerPool
 from .runner import EpicRunner
@@ -66,7 +67,7 @@ def check_start(epic: str, workspace: str = "") -> tuple[str, Path]:
 __all__ = ["Controller", "ControllerError", "InvalidEdit", "check_start", "check_workspace"]
 
 
-class Controller(PipelineCommands, TicketCommands, QObject):
+class Controller(HistoryCommands, PipelineCommands, TicketCommands, QObject):
     #: Emitted with the final status when a run ends.
     finished = Signal(str)
 
@@ -144,12 +145,15 @@ class Controller(PipelineCommands, TicketCommands, QObject):
             raise ControllerError("a run is in progress: cancel it first")
         if auto is not None:
             self.auto = auto
-        self.runner = EpicRunner(
+        self.runner = self._new_runner()
+        self._shut_down = False
+        self._launch(self.runner.begin(epic, str(folder), propose=propose), "mma-run")
+
+    def _new_runner(self) -> EpicRunner:
+        return EpicRunner(
             self.session, self.factory, self.options, mode=self._mode,
             policy=ToolPolicy.AUTO if self._auto else self.tool_policy, mcp=self.mcp,
         )
-        self._shut_down = False
-        self._launch(self.runner.begin(epic, str(folder), propose=propose), "mma-run")
 
     def _launch(self, run: Coroutine[Any, Any, RunStatus], name: str) -> None:
         """Run the runner's coroutine as the current run task; ``finished`` when it ends."""

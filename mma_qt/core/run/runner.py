@@ -229,10 +229,11 @@ class EpicRunner:
                 self._requeue(track)
                 self._queue.add(track)
 
-    def continue_run(self) -> Coroutine[Any, Any, RunStatus]:
+    def continue_run(self, unplanned: Sequence[Track] = ()) -> Coroutine[Any, Any, RunStatus]:
         """The run has ended and some tracks have tickets ready: run them again, on a fresh
-        worker pool (status ``running``); return the coroutine to run."""
-        tracks = self.ready_tracks()
+        worker pool (status ``running``); return the coroutine to run. ``unplanned``:
+        tracks whose tickets Tier 2 has yet to plan (a resumed run's), planned first."""
+        tracks = [*self.ready_tracks(), *unplanned]
         if self.ctx.token.cancelled:
             self.ctx.token = CancelToken()
         self.ctx.pool = WorkerPool()
