@@ -211,6 +211,8 @@ class ToolLoop:
 
     async def _execute(self, registry: ToolRegistry, name: str,
                        arguments: Mapping[str, Any]) -> ToolResult:
+        if self.token.cancelled:  # stopped while its workdir was prepared: the pool may be
+            return ToolResult.failure(f"cancelled: {self.token.reason}")  # shut down
         return await self.ctx.blocking(
             f"{self._sid}: {name}", registry.run, name, arguments,
             ticket_id=self.ticket.id, cancel=self.token)
