@@ -366,3 +366,116 @@ def events_until_final(listener: ApiHookClient, skip: int = 0) -> list[dict[str,
             if skip == 0:
                 return events
             skip -= 1
+
+
+# -- refusals and events ---------------------------------------------------------------------
+
+def test_every_command_in_the_wrong_state_is_refused_with_32000_and_the_reason(
+        make_app: Any, qtbot: Any, tmp_path: Path) -> None:
+    # The tool policy asks: T-001 holds in progress on its first tool call.
+    app, _factory = app_on(make_app, ONE_TRACK, RunOptions())
+
+    def script() -> dict[str, str]:
+        why: dict[str, str] = {}
+        with ApiHookClient(app.hook.path) as client:
+            why["accept idle"] = refused(lambda: client.accept_tracks())
+            why["replan idle"] = refused(lambda: client.replan("more"))
+            why["retry idle"] = refused(lambda: client.retry("T-001"))
+            why["cancel_track idle"] = refused(lambda: client.cancel_track("TR-1"))
+            client.plan_epic(sample_epic(), str(tmp_path))
+            wait(client, lambda s: s["status"] == "proposed", "status")
+            why["plan proposed"] = refused(lambda: client.plan_epic("again", str(tmp_path)))
+            why["start proposed"] = refused(lambda: client.start_epic("again", str(tmp_path)))
+            client.accept_tracks()
+            wait(client, lambda s: pending(s) == ["T-001:spawn"], "approval")
+            why["plan running"] = refused(lambda: client.plan_epic("again", str(tmp_path)))
+            why["accept running"] = refused(lambda: client.accept_tracks())
+            why["replan running"] = refused(lambda: client.replan("more"))
+            client.approve("T-001:spawn")
+            wait(client, lambda s: any(k.startswith("T-001:tool:") for k in pending(s)),
+                 "approval")
+            why["retry running"] = refused(lambda: client.retry("T-001"))
+            why["skip running"] = refused(lambda: client.skip("T-001", "later"))
+            why["block running"] = refused(lambda: client.block("T-001", "later"))
+            why["edit running"] = refused(lambda: client.edit_ticket("T-001", title="x"))
+            why["unblock todo"] = refused(lambda: client.unblock("T-002"))
+            why["retry todo"] = refused(lambda: client.retry("T-002"))
+            why["model unknown"] = refused(lambda: client.set_ticket_model("T-404", "m"))
+            why["step unknown"] = refused(lambda: client.set_ticket_step("T-404"))
+            why["cancel_track unknown"] = refused(lambda: client.cancel_track("TR-9"))
+            client.cancel()
+            wait(client, lambda s: s["status"] in FINAL, "status")
+            why["cancel_track ended"] = refused(lambda: client.cancel_track("TR-1"))
+            why["accept ended"] = refused(lambda: client.accept_tracks())
+            why["unblock ended"] = refused(lambda: client.unblock("T-001"))
+        return why
+
+    why = run_off_gui_thread(qtbot, script, timeout_ms=TIMEOUT_S * 1000)
+    no_proposal = "no track proposal waits for an answer (the run is {}); start one with plan_epic"
+    assert why == {
+        "accept idle": "cannot accept tracks: " + no_proposal.format("idle"),
+        "replan idle": "cannot re-plan: " + no_proposal.format("idle"),
+        "retry idle": "no ticket 'T-001' in this run",
+        "cancel_track idle": "no run in progress",
+        "plan proposed": "a run is in progress: cancel it first",
+        "start proposed": "a run is in progress: cancel it first",
+        "plan running": "a run is in progress: cancel it first",
+        "accept running": "cannot accept tracks: " + no_proposal.format("running"),
+        "replan running": "cannot re-plan: " + no_proposal.format("running"),
+        "retry running": "T-001 is in progress: only a failed, cancelled, completed or "
+                         "skipped ticket can be retried",
+        "skip running": "T-001 is running: cancel it first, then skip it",
+        "block running": "T-001 is in progress: only a ticket that has not started can be "
+                         "blocked",
+        "edit running": "T-001 is in progress: only a ticket that has not started can be "
+                        "edited",
+        "unblock todo": "T-002 is todo, not blocked",
+        "retry todo": "T-002 is todo: only a failed, cancelled, completed or skipped ticket "
+                      "can be retried",
+        "model unknown": "no ticket 'T-404' in this run",
+        "step unknown": "no ticket 'T-404' in this run",
+        "cancel_track unknown": "no track 'TR-9' in this run (tracks: TR-1)",
+        "cancel_track ended": "no run in progress",
+        "accept ended": "cannot accept tracks: " + no_proposal.format("cancelled"),
+        "unblock ended": "T-001 is cancelled, not blocked",
+    }
+
+
+def test_every_transition_reaches_a_subscriber_as_an_event(
+        make_app: Any, qtbot: Any, tmp_path: Path) -> None:
+    app, _factory = app_on(make_app, Scenario(tracks=2))
+
+    def script() -> list[dict[str, Any]]:
+        with ApiHookClient(app.hook.path) as client, listening(app.hook.path) as listener:
+            client.plan_epic(sample_epic(), str(tmp_path))
+            wait(client, lambda s: s["status"] == "proposed", "status")
+            client.replan("Plan only what the epic asks for")
+            wait(client, lambda s: s["status"] == "proposed", "status")
+            client.accept_tracks()
+            wait(client, lambda s: bool(s["approvals"]), "approval")
+            client.set_mode("auto")  # the pending spawns go at once, and every later one
+            wait(client, lambda s: s["status"] in FINAL, "status")
+            client.set_mode("step")
+            events = events_until_final(listener)
+            while events[-1]["type"] != "mode" or events[-1]["mode"] != "step":
+                events.append(listener.next_event(TIMEOUT_S))
+            return events
+
+    events = run_off_gui_thread(qtbot, script, timeout_ms=TIMEOUT_S * 1000)
+    of = {kind: [e for e in events if e["type"] == kind]
+          for kind in ("proposal", "track", "ticket", "attempt", "approval", "mode")}
+    assert [e["state"] for e in of["proposal"]] == ["proposed", "replanning", "proposed",
+                                                    "accepted"]
+    assert [t["id"] for t in of["proposal"][-1]["tracks"]] == ["TR-1", "TR-2"]
+    for track_id in ("TR-1", "TR-2"):
+        states = [e["status"] for e in of["track"] if e["track_id"] == track_id]
+        assert states[-3:] == ["planning", "running", "done"], (track_id, states)
+    first = [e["status"] for e in of["ticket"] if e["ticket_id"] == "T-001"]
+    assert first[-3:] == ["waiting", "in_progress", "completed"]
+    assert [(e["attempt"], e["status"]) for e in of["attempt"] if e["ticket_id"] == "T-001"] == [
+        (1, "in_progress"), (1, "completed")]
+    requested = [e["key"] for e in of["approval"] if e["state"] == "requested"]
+    decided = [(e["key"], e["state"], e["by"]) for e in of["approval"]
+               if e["state"] != "requested"]
+    assert requested and decided == [(key, "approved", "mode") for key in requested]
+    assert [e["mode"] for e in of["mode"]] == ["auto", "step"]
