@@ -479,3 +479,29 @@ def test_every_transition_reaches_a_subscriber_as_an_event(
                if e["state"] != "requested"]
     assert requested and decided == [(key, "approved", "mode") for key in requested]
     assert [e["mode"] for e in of["mode"]] == ["auto", "step"]
+
+
+def test_the_mode_and_tool_policy_chosen_after_the_run_ended_apply_to_its_continuation(
+        make_app: Any, qtbot: Any, tmp_path: Path) -> None:
+    # Step mode, the tool policy asks; T-003 fails and the run ends failed.
+    app, _factory = app_on(make_app, Scenario(tracks=1, tickets=FLAKY),
+                           RunOptions(max_retries=0))
+
+    def script() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        with ApiHookClient(app.hook.path) as client:
+            client.start_epic(sample_epic(), str(tmp_path))
+            out["failed"], _ = to_the_end(client)
+            client.set_mode("auto")
+            client.set_tool_policy("auto")
+            client.retry("T-003")
+            # Nothing may wait for the user now: neither a spawn nor a tool call.
+            out["end"] = wait(client, lambda s: s["status"] in FINAL or bool(s["approvals"]),
+                              "approval", "status")
+        return out
+
+    out = run_off_gui_thread(qtbot, script, timeout_ms=TIMEOUT_S * 1000)
+    assert out["failed"]["status"] == "failed"
+    end = out["end"]
+    assert (pending(end), end["status"], end["mode"], end["tool_policy"]) == (
+        [], "done", "auto", "auto")
