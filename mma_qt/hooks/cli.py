@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mma_qt import __version__
-from mma_qt.arguments import _Parser
 from mma_qt.core.model.status import ToolPolicy
 from mma_qt.hooks.cli_steering import add_steering_commands
 from mma_qt.hooks.client import (
@@ -23,6 +22,7 @@ from mma_qt.hooks.client import (
     HookProtocolError,
     HookUnavailableError,
 )
+from mma_qt.parsing import OneLineParser
 
 Handler = Callable[[ApiHookClient, argparse.Namespace], int]
 #: What is wrong with a command's arguments that argparse cannot see, or None.
@@ -237,7 +237,7 @@ def _add_window_commands(add: Add) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(  # a mistake is one line on stderr, exit code 2
+    parser = OneLineParser(  # a mistake is one line on stderr, exit code 2
         prog="mma-qt-hook", description="Talk to a running mma-qt over its local hook socket."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
