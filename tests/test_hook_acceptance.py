@@ -505,3 +505,32 @@ def test_the_mode_and_tool_policy_chosen_after_the_run_ended_apply_to_its_contin
     end = out["end"]
     assert (pending(end), end["status"], end["mode"], end["tool_policy"]) == (
         [], "done", "auto", "auto")
+
+
+def test_plan_epic_over_the_hook_shows_its_epic_and_workspace_and_defaults_to_the_windows(
+        make_app: Any, qtbot: Any, tmp_path: Path) -> None:
+    app, _factory = app_on(make_app, ONE_TRACK)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    app.window.set_workspace(str(second))
+
+    def script() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        with ApiHookClient(app.hook.path) as client:
+            client.plan_epic("Add JSON export")  # no workspace: the window's, as start's
+            out["first"] = wait(client, lambda s: s["status"] == "proposed", "status")
+            client.cancel()
+            wait(client, lambda s: s["status"] in FINAL, "status")
+            client.plan_epic("Add CSV export", str(first))
+            out["second"] = wait(client, lambda s: s["status"] == "proposed", "status")
+            out["fields"] = [client.get_value(name)["value"] for name in ("epic", "workspace")]
+            client.cancel()
+        return out
+
+    out = run_off_gui_thread(qtbot, script)
+    assert (out["first"]["epic"], out["first"]["workspace"]) == ("Add JSON export",
+                                                                 str(second))
+    assert (out["second"]["epic"], out["second"]["workspace"]) == ("Add CSV export",
+                                                                   str(first))
+    assert out["fields"] == ["Add CSV export", str(first)]

@@ -108,8 +108,10 @@ class PipelineUi(QObject):
     def _plan(self) -> None:
         self._window._guard("Plan", self.plan)
 
-    def plan(self) -> None:
-        """Plan the epic panel's epic in its workspace (raises ControllerError if refused)."""
+    def plan(self, epic: str | None = None, workspace: str | None = None) -> None:
+        """Plan the epic panel's epic in its workspace, or ``epic``/``workspace`` put there
+        first, as :meth:`~.window_face.WindowFace.start` does (ControllerError if refused)."""
+        self._window.fill_epic(epic, workspace)
         panel = self._window.epic_panel
         self._controller.plan_epic(panel.epic(), panel.workspace())
         self._window.run_panel.show_stream(None)
