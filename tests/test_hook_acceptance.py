@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QDockWidget
 
 from mma_qt.core.model.domain import Tier
 from mma_qt.core.model.options import RunOptions
@@ -534,3 +535,19 @@ def test_plan_epic_over_the_hook_shows_its_epic_and_workspace_and_defaults_to_th
     assert (out["second"]["epic"], out["second"]["workspace"]) == ("Add CSV export",
                                                                    str(first))
     assert out["fields"] == ["Add CSV export", str(first)]
+
+
+def test_accepting_the_proposal_brings_the_approvals_forward(
+        make_app: Any, qtbot: Any, tmp_path: Path) -> None:
+    """Seen on Xvfb: after Accept the Proposal dock stayed in front, empty, while the
+    accepted tracks' spawns waited behind it in the Approvals tab."""
+    app, _factory = app_on(make_app, ONE_TRACK)
+    approvals = app.window.findChild(QDockWidget, "ApprovalsDock")
+    proposal = app.window.pipeline.proposal_dock
+    app.window.pipeline.plan(sample_epic(), str(tmp_path))
+    qtbot.waitUntil(lambda: app.session.status == "proposed", timeout=TIMEOUT_S * 1000)
+    qtbot.waitUntil(lambda: not proposal.visibleRegion().isEmpty())
+    assert approvals.visibleRegion().isEmpty()
+    app.controller.accept_tracks()
+    qtbot.waitUntil(lambda: not approvals.visibleRegion().isEmpty())
+    assert proposal.visibleRegion().isEmpty()

@@ -129,11 +129,14 @@ class PipelineUi(QObject):
 
     @Slot()
     def show_approvals(self) -> None:
+        self._raise_approvals()
+        self._window.approvals.list.setFocus()
+
+    def _raise_approvals(self) -> None:
         dock = self._window.findChild(QDockWidget, "ApprovalsDock")
         if dock is not None:
             dock.show()
             dock.raise_()
-        self._window.approvals.list.setFocus()
 
     @Slot(str)
     def _select_ticket(self, ticket_id: str) -> None:
@@ -151,6 +154,10 @@ class PipelineUi(QObject):
     def _on_event(self, event: dict[str, Any]) -> None:
         if event["type"] == "mode":
             self._window.epic_panel.show_mode(str(event["mode"]))
+        elif event["type"] == "proposal" and event["state"] == "accepted":
+            # The Proposal dock (tabbed with Approvals) has nothing left to do; the spawns
+            # of the accepted tracks wait in the Approvals dock.
+            self._raise_approvals()
 
     @Slot(str)
     def _on_status(self, status: str) -> None:
