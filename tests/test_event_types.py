@@ -31,3 +31,14 @@ def test_every_event_type_is_published_and_every_published_type_is_announced() -
     assert sorted(set(EVENT_TYPES) - set(published)) == []  # announced, never published
     assert {t: published[t] for t in set(published) - set(EVENT_TYPES)} == {}
     assert len(EVENT_TYPES) == len(set(EVENT_TYPES))
+
+
+def test_a_plan_of_one_ticket_says_ticket() -> None:
+    """``mma-qt --demo`` printed "plan TR-3: 1 tickets T-009"."""
+    from mma_qt.progress import format_event
+
+    def plan(*ids: str) -> str | None:
+        return format_event({"type": "plan", "track": {"id": "TR-3"}, "tickets": list(ids)})
+
+    assert plan("T-009") == "plan TR-3: 1 ticket T-009"
+    assert plan("T-007", "T-008") == "plan TR-3: 2 tickets T-007, T-008"
