@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from mma_qt.core.context import ContextBuilder
 from mma_qt.core.model.domain import Tier, stream_id
-from mma_qt.core.model.status import RunStatus, TicketStatus
+from mma_qt.core.model.status import RunStatus, TicketStatus, ToolPolicy
 from mma_qt.core.run.workbench import TrackBench
+from mma_qt.core.tools import ToolRegistry
 
 from .scripted import EPIC, ScriptedFactory, call, plain_workspace, rounds
 from .test_conductor import finish
@@ -97,3 +99,53 @@ def test_tool_calls_that_arrive_as_the_app_closes_are_not_run(
     assert errors(caplog) == []
     ticket = runner.session.tickets["T-001"]
     assert (ticket.status, ticket.tool_calls) == (TicketStatus.CANCELLED, [])
+
+
+def test_a_spawn_whose_context_was_read_as_the_run_was_cancelled_asks_nothing(
+        qtbot: Any, start: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cancel while a ticket's context is read (step mode): its spawn was asked for after
+    the run had rejected every approval, so it waited forever and the run never ended
+    (tests/test_approvals_panel.py's dock test timed out now and then)."""
+    reading, release = threading.Event(), threading.Event()
+    tier3 = ContextBuilder.tier3
+
+    def slow_tier3(builder: ContextBuilder, *args: Any, **kwargs: Any) -> Any:
+        reading.set()
+        release.wait(30)
+        return tier3(builder, *args, **kwargs)
+
+    monkeypatch.setattr(ContextBuilder, "tier3", slow_tier3)
+    factory = ScriptedFactory({"T-001": rounds("Done.")})
+    runner, task = start(factory, workspace=str(plain_workspace(tmp_path / "ws")), epic=EPIC,
+                         auto=False)
+    qtbot.waitUntil(reading.is_set, timeout=30_000)
+    runner.cancel()
+    release.set()
+    assert finish(qtbot, task) is RunStatus.CANCELLED
+    assert runner.ctx.approvals.pending() == []
+    ticket = runner.session.tickets["T-001"]
+    assert (ticket.status, ticket.attempts) == (TicketStatus.CANCELLED, [])
+
+
+def test_a_tool_call_previewed_as_the_run_was_cancelled_asks_nothing(
+        qtbot: Any, start: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for a tool call's approval (tool policy ask): cancelled while previewed."""
+    previewing, release = threading.Event(), threading.Event()
+    preview = ToolRegistry.preview
+
+    def slow_preview(registry: ToolRegistry, *args: Any, **kwargs: Any) -> Any:
+        previewing.set()
+        release.wait(30)
+        return preview(registry, *args, **kwargs)
+
+    monkeypatch.setattr(ToolRegistry, "preview", slow_preview)
+    factory = ScriptedFactory({"T-001": rounds(
+        [call("write_file", path="notes.txt", content="new\n")], "Done.")})
+    runner, task = start(factory, workspace=str(plain_workspace(tmp_path / "ws")), epic=EPIC,
+                         policy=ToolPolicy.ASK)
+    qtbot.waitUntil(previewing.is_set, timeout=30_000)
+    runner.cancel()
+    release.set()
+    assert finish(qtbot, task) is RunStatus.CANCELLED
+    assert runner.ctx.approvals.pending() == []
+    assert (tmp_path / "ws" / "notes.txt").read_text(encoding="utf-8") == "notes\n"

@@ -159,6 +159,8 @@ class ToolLoop:
         request = await self._preview(registry, call, record)
         if isinstance(request, ToolResult):
             return request
+        if self.token.cancelled:  # while it was previewed: the run's approvals are all
+            return ToolResult.failure(f"cancelled: {self.token.reason}")  # rejected
         arguments = await self._gate(registry, call, record, request)
         if isinstance(arguments, ToolResult):
             return arguments
