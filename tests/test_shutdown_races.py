@@ -26,6 +26,21 @@ from .scripted import EPIC, ScriptedFactory, call, plain_workspace, rounds
 from .test_conductor import finish
 
 
+def held(monkeypatch: pytest.MonkeyPatch, cls: type, name: str,
+         ) -> tuple[threading.Event, threading.Event]:
+    """Make ``cls.name`` (run in a worker thread) wait until released: (entered, release)."""
+    entered, release = threading.Event(), threading.Event()
+    original = getattr(cls, name)
+
+    def wait_then_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        release.wait(30)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, wait_then_run)
+    return entered, release
+
+
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -35,15 +50,7 @@ def test_a_tool_call_after_the_shutdown_is_not_run(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The app closes while the track's working directory is being prepared for the
     ticket's first (read-only) tool call: the call is not run, the ticket is cancelled."""
-    entered, release = threading.Event(), threading.Event()
-    prepare = TrackBench._prepare
-
-    def slow_prepare(bench: TrackBench) -> Any:
-        entered.set()
-        release.wait(30)
-        return prepare(bench)
-
-    monkeypatch.setattr(TrackBench, "_prepare", slow_prepare)
+    entered, release = held(monkeypatch, TrackBench, "_prepare")
     factory = ScriptedFactory({"T-001": rounds([call("read_file", path="calc.py")], "Done.")})
     runner, task = start(factory, workspace=str(plain_workspace(tmp_path / "ws")), epic=EPIC)
     qtbot.waitUntil(entered.is_set, timeout=30_000)
@@ -106,15 +113,7 @@ def test_a_spawn_whose_context_was_read_as_the_run_was_cancelled_asks_nothing(
     """Cancel while a ticket's context is read (step mode): its spawn was asked for after
     the run had rejected every approval, so it waited forever and the run never ended
     (tests/test_approvals_panel.py's dock test timed out now and then)."""
-    reading, release = threading.Event(), threading.Event()
-    tier3 = ContextBuilder.tier3
-
-    def slow_tier3(builder: ContextBuilder, *args: Any, **kwargs: Any) -> Any:
-        reading.set()
-        release.wait(30)
-        return tier3(builder, *args, **kwargs)
-
-    monkeypatch.setattr(ContextBuilder, "tier3", slow_tier3)
+    reading, release = held(monkeypatch, ContextBuilder, "tier3")
     factory = ScriptedFactory({"T-001": rounds("Done.")})
     runner, task = start(factory, workspace=str(plain_workspace(tmp_path / "ws")), epic=EPIC,
                          auto=False)
@@ -130,15 +129,7 @@ def test_a_spawn_whose_context_was_read_as_the_run_was_cancelled_asks_nothing(
 def test_a_tool_call_previewed_as_the_run_was_cancelled_asks_nothing(
         qtbot: Any, start: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same for a tool call's approval (tool policy ask): cancelled while previewed."""
-    previewing, release = threading.Event(), threading.Event()
-    preview = ToolRegistry.preview
-
-    def slow_preview(registry: ToolRegistry, *args: Any, **kwargs: Any) -> Any:
-        previewing.set()
-        release.wait(30)
-        return preview(registry, *args, **kwargs)
-
-    monkeypatch.setattr(ToolRegistry, "preview", slow_preview)
+    previewing, release = held(monkeypatch, ToolRegistry, "preview")
     factory = ScriptedFactory({"T-001": rounds(
         [call("write_file", path="notes.txt", content="new\n")], "Done.")})
     runner, task = start(factory, workspace=str(plain_workspace(tmp_path / "ws")), epic=EPIC,
