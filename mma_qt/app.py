@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .arguments import EXIT_USAGE, StartupError, check_args, parse_args, write_report
+from .arguments import StartupError, check_args, parse_args, write_report
 from .core.model.status import RunStatus
+from .parsing import EXIT_USAGE
 
 if TYPE_CHECKING:
     from .ui.log_panel import QtLogHandler

@@ -10,22 +10,14 @@ import math
 import os
 import secrets
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from . import __version__
-
-#: Bad arguments, or the app could not start: nothing ran.
-EXIT_USAGE = 2
+from .parsing import OneLineParser
 
 
 class StartupError(RuntimeError):
     """Why the app cannot start as asked: one line on stderr, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """One line, not the usage block: what is wrong and where to read more."""
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _workers(text: str) -> int:
@@ -49,7 +41,7 @@ def _seconds(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="mma-qt",
         description="Control room for a four-tier team of LLM agents that plans and writes "
         "software.",

@@ -17,9 +17,9 @@ def format_event(event: dict[str, Any]) -> str | None:
         error = f": {event['error']}" if event.get("error") else ""
         return f"status {event['status']}{tier}{error}"
     if kind == "plan":
-        return f"plan {event['track']['id']}: {len(event['tickets'])} tickets " + ", ".join(
-            event["tickets"]
-        )
+        count = len(event["tickets"])
+        return (f"plan {event['track']['id']}: {count} ticket{'' if count == 1 else 's'} "
+                + ", ".join(event["tickets"]))
     if kind == "ticket":
         detail = ""
         if event.get("status") == TicketStatus.IN_PROGRESS:

@@ -12,17 +12,18 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from .arguments import EXIT_USAGE, StartupError, _Parser, check_report_path, write_whole
+from .arguments import StartupError, check_report_path, write_whole
 from .core.history.report import FORMATS, render
 from .core.history.schema import SchemaError, history_path
 from .core.history.store import HistoryStore, RunNotFound
+from .parsing import EXIT_USAGE, OneLineParser
 
 #: The report could not be written.
 EXIT_WRITE = 3
 
 
 def parse_report_args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="mma-qt report",
+    parser = OneLineParser(prog="mma-qt report",
                      description="Write a run's report from the workspace's history "
                      "(.mma/history.sqlite3).")
     parser.add_argument("workspace", nargs="?", default=".", metavar="WORKSPACE",

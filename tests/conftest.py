@@ -118,32 +118,42 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
-def demo_app(
-    qtbot: QtBot, qloop: object, request: pytest.FixtureRequest
-) -> Iterator[AppParts]:
-    """The real window, session, controller and hook on the demo provider.
+def make_app(qtbot: QtBot, qloop: object) -> Iterator[Any]:
+    """``make_app(factory, options=None, *, auto=True)``: the real window, session,
+    controller and hook on ``factory`` (e.g. a provider that records what it was sent).
 
-    Parametrize indirectly with the demo delay (default 0: full speed). After the test,
-    the window is closed (which stops the run), the run is awaited as the app does, and
-    the window is deleted with its children, the hook server among them, on the GUI thread.
+    After the test, each window is closed (which stops the run), the run is awaited as the
+    app does, and the window is deleted with its children, the hook server among them, on
+    the GUI thread.
     """
     from mma_qt.core.model.options import RunOptions
     from mma_qt.core.model.pricing import PricingTable
-    from mma_qt.core.providers.demo import DemoProviderFactory
     from mma_qt.wiring import assemble
 
     from .helpers import short_socket_path
 
-    parts = assemble(
-        DemoProviderFactory(delay=getattr(request, "param", 0.0)),
-        PricingTable.load(),
-        RunOptions(),
-        auto=True,
-        hook_address=short_socket_path(),
-    )
-    parts.window.show()
-    yield parts
-    close_app(parts, qtbot)
+    made: list[AppParts] = []
+
+    def make(factory: Any, options: Any = None, *, auto: bool = True) -> AppParts:
+        parts = assemble(factory, PricingTable.load(), options or RunOptions(), auto=auto,
+                         hook_address=short_socket_path())
+        parts.window.show()
+        made.append(parts)
+        return parts
+
+    yield make
+    for parts in made:
+        close_app(parts, qtbot)
+
+
+@pytest.fixture
+def demo_app(make_app: Any, request: pytest.FixtureRequest) -> AppParts:
+    """The real window, session, controller and hook on the demo provider, auto-approved
+    (``make_app``). Parametrize indirectly with the demo delay (default 0: full speed)."""
+    from mma_qt.core.providers.demo import DemoProviderFactory
+
+    parts: AppParts = make_app(DemoProviderFactory(delay=getattr(request, "param", 0.0)))
+    return parts
 
 
 def close_app(parts: AppParts, qtbot: QtBot) -> None:

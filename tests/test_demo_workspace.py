@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from mma_qt.app import demo_workspace, say_where_the_demo_is
-from mma_qt.arguments import EXIT_USAGE, parse_args
+from mma_qt.arguments import parse_args
+from mma_qt.parsing import EXIT_USAGE
 
 from .helpers import app_env, assert_quiet
 from .test_demo_workers import MODULE, run_suite

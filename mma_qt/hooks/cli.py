@@ -23,8 +23,11 @@ from mma_qt.hooks.client import (
     HookProtocolError,
     HookUnavailableError,
 )
+from mma_qt.parsing import OneLineParser
 
 Handler = Callable[[ApiHookClient, argparse.Namespace], int]
+#: What is wrong with a command's arguments that argparse cannot see, or None.
+Check = Callable[[argparse.Namespace], str | None]
 
 
 def _print_json(value: Any) -> None:
@@ -112,14 +115,21 @@ def _resolver(approve: bool) -> Handler:
 
     def resolve(client: ApiHookClient, args: argparse.Namespace) -> Any:
         if args.all:
-            return client.approve_all() if approve else client.reject_all()
+            return client.approve_all() if approve else client.reject_all(args.reason)
         if not approve:
-            return client.reject(args.key)
+            return client.reject(args.key, args.reason)
         if args.prompt is not None or args.model is not None:
             return client.approve_spawn(args.key, prompt=args.prompt, model=args.model)
         return client.approve(args.key)
 
     return _result_of(resolve)
+
+
+def _one_spawn_edited(args: argparse.Namespace) -> str | None:
+    """``--prompt``/``--model`` edit one spawn: with ``--all`` they would be dropped."""
+    if args.all and (args.prompt is not None or args.model is not None):
+        return "--prompt and --model edit one spawn: give its KEY, not --all"
+    return None
 
 
 def _add_resolve_arguments(command: argparse.ArgumentParser) -> None:
@@ -151,7 +161,11 @@ def _add_run_commands(add: Add) -> None:
     _add_resolve_arguments(approve)
     approve.add_argument("--prompt", metavar="TEXT", help="a spawn: the prompt the worker gets")
     approve.add_argument("--model", metavar="MODEL", help="a spawn: the model it runs on")
-    _add_resolve_arguments(add("reject", _resolver(False), "reject a pending request"))
+    approve.set_defaults(check=_one_spawn_edited)
+    reject = add("reject", _resolver(False), "reject a pending request")
+    _add_resolve_arguments(reject)
+    reject.add_argument("--reason", default="", metavar="TEXT",
+                        help="why: the worker reads it (a spawn: shown on its ticket)")
     add("pause", _result_of(lambda c, a: c.pause()), "pause all workers")
     add("resume", _result_of(lambda c, a: c.resume()), "resume paused workers")
     cancel = add(
@@ -224,7 +238,7 @@ def _add_window_commands(add: Add) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(  # a mistake is one line on stderr, exit code 2
         prog="mma-qt-hook", description="Talk to a running mma-qt over its local hook socket."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -240,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
-        command.set_defaults(handler=handler)
+        command.set_defaults(handler=handler, check=None, command_parser=command)
         return command
 
     add("ping", _result_of(lambda c, a: c.ping()), "check that mma-qt answers")
@@ -255,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check: Check | None = args.check
+    problem = None if check is None else check(args)
+    if problem is not None:
+        args.command_parser.error(problem)
     try:
         client = ApiHookClient(args.hook, timeout=args.timeout)
     except ValueError as exc:

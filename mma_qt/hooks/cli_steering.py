@@ -19,7 +19,11 @@ Add = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 def _tracks(text: str) -> list[dict[str, Any]]:
     """``--tracks``: a JSON list of tracks, or ``@FILE`` holding one."""
-    source = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+    try:
+        source = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise argparse.ArgumentTypeError(f"cannot read {text[1:]}: {why}") from exc
     try:
         value = json.loads(source)
     except ValueError as exc:
@@ -32,6 +36,12 @@ def _tracks(text: str) -> list[dict[str, Any]]:
 def _edits(args: argparse.Namespace) -> dict[str, Any]:
     names = ("title", "description", "depends_on", "target_files")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _something_to_edit(args: argparse.Namespace) -> str | None:
+    if _edits(args):
+        return None
+    return "nothing to change: give --title, --description, --depends-on or --target-files"
 
 
 def _reasoned(add: Add, result_of: Callable[[Call], Handler], name: str, help_text: str,
@@ -86,6 +96,7 @@ def add_steering_commands(add: Add, result_of: Callable[[Call], Handler]) -> Non
     edit.add_argument("--description")
     edit.add_argument("--depends-on", dest="depends_on", nargs="*", metavar="TICKET")
     edit.add_argument("--target-files", dest="target_files", nargs="*", metavar="PATH")
+    edit.set_defaults(check=_something_to_edit)
     cancel = add("cancel-track", result_of(lambda c, a: c.cancel_track(a.track_id)),
                  "cancel one track; the others go on")
     cancel.add_argument("track_id", metavar="TRACK")

@@ -333,11 +333,12 @@ class ApiHookClient(HistoryCalls, SteeringCalls):
         """Approve every request pending now; returns their keys."""
         return self.call("approve", {"all": True})
 
-    def reject(self, key: str) -> Any:
-        return self.call("reject", {"key": key})
+    def reject(self, key: str, reason: str = "") -> Any:
+        """Reject one pending request; the model (or the ticket's stream) reads ``reason``."""
+        return self.call("reject", given(key=key, reason=reason or None))
 
-    def reject_all(self) -> Any:
-        return self.call("reject", {"all": True})
+    def reject_all(self, reason: str = "") -> Any:
+        return self.call("reject", given(all=True, reason=reason or None))
 
     def pause(self) -> Any:
         return self.call("pause")

@@ -160,7 +160,7 @@ class AppHookApi:
             "set_value": self._set_value,
             "get_value": self._get_value,
             "select": self._select,
-            **steering_methods(self.controller, self._parse),
+            **steering_methods(self.controller, self._parse, window.pipeline.plan),
             **history_methods(history, self.controller, self._live_document,
                               self._workspace, self._parse),
         }

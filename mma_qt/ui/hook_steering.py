@@ -17,6 +17,8 @@ from ..core.run.controller import Controller
 
 Handler = Callable[[dict[str, Any]], Any]
 Parse = Callable[[type[BaseModel], dict[str, Any]], Any]
+#: The window's Plan: ``plan(epic, workspace)`` (None: the epic panel's own).
+Plan = Callable[[str | None, str | None], None]
 
 
 class _Params(BaseModel):
@@ -81,10 +83,11 @@ class _Track(_Params):
 class _SteeringMethods:
     """The handlers; each parses its params, runs the command and answers."""
 
-    def __init__(self, controller: Controller, parse: Parse) -> None:
+    def __init__(self, controller: Controller, parse: Parse, plan: Plan) -> None:
         self.controller = controller
         self.session = controller.session
         self.parse = parse
+        self.plan = plan
 
     def table(self) -> dict[str, Handler]:
         c = self.controller
@@ -117,7 +120,7 @@ class _SteeringMethods:
 
     def plan_epic(self, params: dict[str, Any]) -> dict[str, Any]:
         p: _PlanEpic = self.parse(_PlanEpic, params)
-        self.controller.plan_epic(p.epic, p.workspace or "")
+        self.plan(p.epic, p.workspace)  # the window shows the epic, as start_epic's
         return {"planning": True, **self.status()}
 
     def get_proposal(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +168,6 @@ class _SteeringMethods:
         return {"cancelled": p.track_id}
 
 
-def steering_methods(controller: Controller, parse: Parse) -> dict[str, Handler]:
+def steering_methods(controller: Controller, parse: Parse, plan: Plan) -> dict[str, Handler]:
     """The methods by name, for :class:`~.hook_api.AppHookApi`'s table."""
-    return _SteeringMethods(controller, parse).table()
+    return _SteeringMethods(controller, parse, plan).table()

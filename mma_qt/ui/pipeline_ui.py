@@ -108,8 +108,10 @@ class PipelineUi(QObject):
     def _plan(self) -> None:
         self._window._guard("Plan", self.plan)
 
-    def plan(self) -> None:
-        """Plan the epic panel's epic in its workspace (raises ControllerError if refused)."""
+    def plan(self, epic: str | None = None, workspace: str | None = None) -> None:
+        """Plan the epic panel's epic in its workspace, or ``epic``/``workspace`` put there
+        first, as :meth:`~.window_face.WindowFace.start` does (ControllerError if refused)."""
+        self._window.fill_epic(epic, workspace)
         panel = self._window.epic_panel
         self._controller.plan_epic(panel.epic(), panel.workspace())
         self._window.run_panel.show_stream(None)
@@ -127,11 +129,14 @@ class PipelineUi(QObject):
 
     @Slot()
     def show_approvals(self) -> None:
+        self._raise_approvals()
+        self._window.approvals.list.setFocus()
+
+    def _raise_approvals(self) -> None:
         dock = self._window.findChild(QDockWidget, "ApprovalsDock")
         if dock is not None:
             dock.show()
             dock.raise_()
-        self._window.approvals.list.setFocus()
 
     @Slot(str)
     def _select_ticket(self, ticket_id: str) -> None:
@@ -149,6 +154,10 @@ class PipelineUi(QObject):
     def _on_event(self, event: dict[str, Any]) -> None:
         if event["type"] == "mode":
             self._window.epic_panel.show_mode(str(event["mode"]))
+        elif event["type"] == "proposal" and event["state"] == "accepted":
+            # The Proposal dock (tabbed with Approvals) has nothing left to do; the spawns
+            # of the accepted tracks wait in the Approvals dock.
+            self._raise_approvals()
 
     @Slot(str)
     def _on_status(self, status: str) -> None:

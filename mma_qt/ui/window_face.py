@@ -33,12 +33,17 @@ class WindowFace:
 
         def windowTitle(self) -> str: ...
 
-    def start(self, epic: str | None = None, workspace: str | None = None) -> None:
-        """Start a run (raises ControllerError when it cannot start)."""
+    def fill_epic(self, epic: str | None, workspace: str | None) -> None:
+        """Put the epic and the workspace a run is started with (the hook's) in the epic
+        panel, so the window shows them and later runs and the history use them."""
         if epic is not None:
             self.epic_panel.set_epic(epic)
         if workspace is not None:
             self.epic_panel.set_workspace(workspace)
+
+    def start(self, epic: str | None = None, workspace: str | None = None) -> None:
+        """Start a run (raises ControllerError when it cannot start)."""
+        self.fill_epic(epic, workspace)
         self.controller.start_epic(
             self.epic_panel.epic(), self.epic_panel.workspace(), auto=self.epic_panel.auto()
         )

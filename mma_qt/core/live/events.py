@@ -30,11 +30,6 @@ receive every state change as ``{"type": ..., "seq": n, ...}``. Types:
 - ``tool_policy``: ``policy`` (the run's tool policy changed)
 - ``merge``: ``track_id``, ``branch``, ``into``, ``commit`` (a track was merged)
 - ``tracks``: ``tracks`` (Tier 1's tracks, as the run goes on with them)
-- ``proposal``: ``state`` (proposed/accepted/replanning), ``tracks`` (Tier 1's proposal)
-- ``track``: ``track_id``, ``status``, ``error`` (a track's status changed)
-- ``attempt``: ``ticket_id``, ``attempt``, ``model``, ``status``, ``usage``, ``reason``
-  (an attempt of a ticket started or ended)
-- ``mode``: ``mode`` (step/auto: whether spawns wait for the user)
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from ..model.usage import Usage
 from ..providers.base import CompletionRequest, ProviderError, ProviderFactory
 from ..tools import FileClaims, Tool, ToolSettings
 from .approvals import ApprovalBroker
-from .pool import WorkerPool
+from .pool import PoolClosed, WorkerPool
 from .slots import WorkerSlots
 from .spawns import FIRST, QA_RETRY, USER_RETRY, Ending, Spawned, Spawning, settle_blocked
 from .tool_loop import ToolLoop, ToolLoopError
@@ -301,8 +301,15 @@ class Conductor(Spawning):
         try:
             trail = await self.ctx.blocking(f"{sid}: changes", self.bench.finish, ticket.id,
                                             ticket.title, commit=completed)
+        except PoolClosed:
+            # The app closed between the ticket's last answer and now: nothing failed.
+            reason = (f"{self.token.reason or 'stopped with the run'}: its changes were not "
+                      "kept (they stay where it made them)")
+            log.warning("%s %s", ticket.id, reason)
+            self.ctx.session.write(sid, f"\n[cancelled: {reason}]\n")
+            return Ending(TicketStatus.CANCELLED, reason)
         except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
-            # GitError is a RuntimeError; so is a pool already shut down (app closing).
+            # GitError is a RuntimeError.
             self.ctx.session.write(sid, f"\n[error] keeping its changes failed: {exc}\n")
             if completed:
                 log.error("committing the changes of %s failed: %s", ticket.id, exc)

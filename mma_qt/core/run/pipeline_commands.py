@@ -14,7 +14,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..model.plans import PlanError, check_tracks
-from ..model.status import RunMode, RunStatus
+from ..model.status import RunMode, RunStatus, ToolPolicy
 from .errors import ControllerError, InvalidEdit
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ class PipelineCommands:
         runner: EpicRunner | None
         _mode: RunMode
         _auto: bool
+        tool_policy: ToolPolicy
         _shut_down: bool
         _task: asyncio.Task[RunStatus] | None
 
@@ -151,4 +152,8 @@ class PipelineCommands:
         if not runner.ready_tracks():
             raise ControllerError("nothing to run: no ticket of this run is ready "
                                   "(retry, unblock or skip one first)")
+        # The mode and tool policy chosen since the run ended apply to its continuation,
+        # as they would to a new run (else the status says auto while spawns wait).
+        runner.set_mode(self._mode)
+        runner.set_tool_policy(ToolPolicy.AUTO if self._auto else self.tool_policy)
         self._launch(runner.continue_run(), "mma-run-continued")

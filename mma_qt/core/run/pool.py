@@ -24,6 +24,11 @@ R = TypeVar("R")
 THREAD_PREFIX = "mma-worker"
 
 
+class PoolClosed(RuntimeError):
+    """Work submitted after :meth:`WorkerPool.close`: the run was shut down (the app is
+    closing), so the caller stops as cancelled rather than failing."""
+
+
 class WorkerPool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -50,7 +55,7 @@ class WorkerPool:
         thread = threading.Thread(target=target, name=f"{THREAD_PREFIX}: {name}", daemon=True)
         with self._lock:
             if self._closed:
-                raise RuntimeError("the worker pool is shut down")
+                raise PoolClosed("the worker pool is shut down")
             self._threads.add(thread)
         thread.start()
         return future

@@ -67,6 +67,12 @@ class Spawning:
         async def _request(self, ticket: Ticket, model: str,
                            sid: str) -> CompletionRequest: ...
 
+    def _not_spawned(self, sid: str, number: int, why: str) -> Ending:
+        """The attempt that never started: why, in its stream; the ticket cancelled."""
+        self.ctx.session.write(sid, f"[{why}]\n" if number == 1
+                               else f"\n\n[attempt {number}: {why}]\n")
+        return Ending(TicketStatus.CANCELLED, why)
+
     async def _spawn(self, ticket: Ticket, sid: str, token: CancelToken,
                      reason: str) -> Spawned | Ending | None:
         """The next attempt: its request built, its spawn asked for (the ticket
@@ -78,6 +84,8 @@ class Spawning:
         model = (ticket.next_model or ticket.model_override
                  or ctx.factory.model_for(Tier.WORKER, number - 1))
         request = replace(await self._request(ticket, model, sid), attempt=number - 1)
+        if token.cancelled:  # while its context was read: the run's approvals are all
+            return self._not_spawned(sid, number, token.reason)  # rejected, ask nothing
         edited = ticket.prompt_override is not None
         if ticket.prompt_override is not None:
             request = replace(request, prompt=ticket.prompt_override)
@@ -97,8 +105,7 @@ class Spawning:
         if not decision.approved or token.cancelled:
             why = token.reason if token.cancelled else " ".join(
                 ["spawn rejected:", decision.reason] if decision.reason else ["spawn rejected"])
-            session.write(sid, f"[{why}]\n" if number == 1 else f"\n\n[attempt {number}: {why}]\n")
-            return Ending(TicketStatus.CANCELLED, why)
+            return self._not_spawned(sid, number, why)
         if decision.prompt is not None:
             request = replace(request, prompt=decision.prompt)
         if decision.model is not None:

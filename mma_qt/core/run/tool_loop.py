@@ -126,13 +126,16 @@ class ToolLoop:
                          round_no: int) -> tuple[ToolOutcome, ...]:
         results = []
         for call in calls:
-            if self.token.cancelled:
-                break  # the conversation ends; nothing more is sent
-            results.append(await self._one(call, attempt, round_no))
+            # Checked before and after each wait: once cancelled (the app closing) the pool
+            # may be shut down, and the conversation ends; nothing more is sent.
+            registry = None if self.token.cancelled else await self._tools()
+            if registry is None or self.token.cancelled:
+                break
+            results.append(await self._one(registry, call, attempt, round_no))
         return tuple(results)
 
-    async def _one(self, call: ToolCall, attempt: int, round_no: int) -> ToolOutcome:
-        registry = await self._tools()
+    async def _one(self, registry: ToolRegistry, call: ToolCall, attempt: int,
+                   round_no: int) -> ToolOutcome:
         session = self.ctx.session
         record = ToolCallRecord(
             len(self.ticket.tool_calls) + 1, self.tier, attempt, round_no, call.id,
@@ -156,6 +159,8 @@ class ToolLoop:
         request = await self._preview(registry, call, record)
         if isinstance(request, ToolResult):
             return request
+        if self.token.cancelled:  # while it was previewed: the run's approvals are all
+            return ToolResult.failure(f"cancelled: {self.token.reason}")  # rejected
         arguments = await self._gate(registry, call, record, request)
         if isinstance(arguments, ToolResult):
             return arguments
