@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mma_qt.core.model.cancel import CancelToken
 from mma_qt.core.model.domain import Tier, stream_id
 from mma_qt.core.model.options import RunOptions
 from mma_qt.core.model.status import RunMode, RunStatus, TicketStatus, ToolDecision, ToolPolicy
@@ -330,7 +331,8 @@ class RecordingBroker(ApprovalBroker):
         self.verdict = verdict
 
     async def request_tool(self, ticket_id: str, index: int, request: ToolRequest, *,
-                           track_id: str | None = None) -> Decision:
+                           track_id: str | None = None,
+                           token: CancelToken | None = None) -> Decision:
         self.log.append(("asked", request.change.tool))
         return Decision(self.verdict, reason="recorded")
 
@@ -494,18 +496,26 @@ def test_tickets_with_overlapping_target_files_never_run_at_the_same_time(
     tickets = [PlannedTicket("T-001", ["src/calc.py"]), PlannedTicket("T-002", ["src/"]),
                PlannedTicket("T-003", ["docs/calc.md"])]
     factory = ScriptedFactory({t.id: rounds("Done.") for t in tickets}, tickets)
-    runner, task = start(factory, RunOptions(max_workers=3), workspace=str(plain_ws))
-    order: list[tuple[str, str]] = []
-    runner.session.bus.published.connect(
-        lambda e: order.append((e["ticket_id"], e["status"])) if e["type"] == "ticket" else None)
+    # Step mode: every started ticket shows as a pending spawn, so what the conductor
+    # started side by side is seen without depending on how fast the threads are.
+    runner, task = start(factory, RunOptions(max_workers=3), auto=False,
+                         workspace=str(plain_ws), policy=ToolPolicy.AUTO)
+    approvals = runner.ctx.approvals
+
+    def pending() -> set[str]:
+        return {a.ticket_id for a in approvals.pending()}
+
+    # T-002 covers T-001's file: it waits; T-003 overlaps nothing and starts beside T-001.
+    qtbot.waitUntil(lambda: pending() == {"T-001", "T-003"}, timeout=10_000)
+    approvals.resolve("T-003:spawn", True)
+    qtbot.waitUntil(lambda: runner.session.tickets["T-003"].status is TicketStatus.COMPLETED,
+                    timeout=10_000)
+    assert pending() == {"T-001"}  # T-002 still waits for T-001 to end
+    approvals.resolve("T-001:spawn", True)
+    qtbot.waitUntil(lambda: pending() == {"T-002"}, timeout=10_000)
+    assert runner.session.tickets["T-001"].status is TicketStatus.COMPLETED
+    approvals.resolve("T-002:spawn", True)
     assert finish(qtbot, task) is RunStatus.DONE
-    starts = [tid for tid, status in order if status == TicketStatus.IN_PROGRESS]
-    first, second = [tid for tid in starts if tid != "T-003"]
-    assert order.index((first, TicketStatus.COMPLETED)) < order.index(
-        (second, TicketStatus.IN_PROGRESS))
-    # The ticket that overlaps nothing ran beside the first.
-    assert order.index(("T-003", TicketStatus.IN_PROGRESS)) < order.index(
-        (first, TicketStatus.COMPLETED))
 
 
 def test_a_workspace_that_is_not_a_folder_fails_the_ticket_with_the_reason(
