@@ -21,7 +21,7 @@ from ..model.status import RunMode, RunStatus, TicketStatus, ToolPolicy
 from ..providers.base import ProviderFactory
 from ..settings.mcp_config import McpServerConfig
 from ..tools import GitError
-from .errors import ControllerError, InvalidEdit
+from .errors import ControllerError, InvalidEdit, choice
 from .history_commands import HistoryCommands
 from .pipeline_commands import PipelineCommands
 from .pool import WorkerPool
@@ -234,11 +234,7 @@ class Controller(HistoryCommands, PipelineCommands, TicketCommands, QObject):
     def set_tool_policy(self, policy: ToolPolicy | str) -> ToolPolicy:
         """Use ``policy`` for the running run (pending calls it allows are approved at once)
         and the next ones. Publishes a ``tool_policy`` event."""
-        try:
-            chosen = ToolPolicy(policy)
-        except ValueError as exc:
-            known = ", ".join(p.value for p in ToolPolicy)
-            raise ControllerError(f"unknown tool policy {policy!r}; use one of: {known}") from exc
+        chosen = choice(ToolPolicy, policy, "tool policy")
         self.tool_policy = chosen
         if self.runner is not None and self.busy:
             self.runner.set_tool_policy(chosen)

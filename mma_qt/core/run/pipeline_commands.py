@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.plans import PlanError, check_tracks
 from ..model.status import RunMode, RunStatus, ToolPolicy
-from .errors import ControllerError, InvalidEdit
+from .errors import ControllerError, InvalidEdit, choice
 
 if TYPE_CHECKING:
     from ..live.session import MmaSession
@@ -105,11 +105,7 @@ class PipelineCommands:
     def set_mode(self, mode: RunMode | str) -> RunMode:
         """Use ``mode`` now (pending spawns are approved at once when ``auto``) and for the
         next runs; publishes a ``mode`` event."""
-        try:
-            chosen = RunMode(mode)
-        except ValueError as exc:
-            known = ", ".join(m.value for m in RunMode)
-            raise ControllerError(f"unknown mode {mode!r}; use one of: {known}") from exc
+        chosen = choice(RunMode, mode, "mode")
         self._mode = chosen
         if chosen is RunMode.STEP:
             self._auto = False  # --auto means auto mode: it cannot stay with step
