@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,12 +75,43 @@ def assert_quiet(stderr: str) -> None:
         assert noise not in stderr, stderr
 
 
-def slow_first_ticket(folder: Path) -> Path:
-    """A demo scenario whose T-001 streams slowly: at ``--demo-delay 0`` the plans arrive
-    at once, then a worker runs long enough to be interrupted mid-stream."""
-    path = folder / "slow-first-ticket.toml"
-    path.write_text("[tickets.T-001]\ndelay = 0.5\n", encoding="utf-8")
+def slow_ticket(folder: Path, ticket_id: str = "T-001") -> Path:
+    """A demo scenario whose ``ticket_id`` streams slowly: at ``--demo-delay 0`` the plans
+    arrive at once, then that worker runs long enough to be interrupted mid-stream."""
+    path = folder / f"slow-{ticket_id}.toml"
+    path.write_text(f"[tickets.{ticket_id}]\ndelay = 0.5\n", encoding="utf-8")
     return path
+
+
+def slow_first_ticket(folder: Path) -> Path:
+    return slow_ticket(folder, "T-001")
+
+
+def kill_while_streaming(workspace: Path, tmp_path: Path, ticket_id: str) -> dict[str, Any]:
+    """Run the demo in ``workspace`` until ``ticket_id``'s worker streams, wait one more
+    second of events, then SIGKILL the app. Returns the status the window showed first."""
+    from mma_qt.core.model.prompts import sample_epic
+    from mma_qt.hooks.client import ApiHookClient
+
+    app = AppProcess(["--provider", "demo", "--demo-delay", "0.01", "--scenario",
+                      str(slow_ticket(tmp_path, ticket_id)), "--epic", sample_epic(),
+                      "--workspace", str(workspace), "--auto"], app_env(tmp_path), tmp_path)
+    sid = f"Tier 3 (Worker): {ticket_id}"
+    try:
+        app.expect("hook listening on")
+        with ApiHookClient(app.hook) as client:
+            client.wait_for(lambda s: len(s["mma_streams"].get(sid, "")) > 0, 60,
+                            types=["text"])
+            shown = client.get_mma_status()
+            shown_at = time.time()
+            client.subscribe(["text", "status"])
+            while client.next_event(30)["time"] < shown_at + 1.0:
+                pass
+        os.kill(app.proc.pid, signal.SIGKILL)
+        app.finish()
+    finally:
+        app.kill()
+    return shown
 
 
 def app_env(folder: Path) -> dict[str, str]:

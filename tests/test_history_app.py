@@ -4,13 +4,10 @@ process over the hook, a killed app's history, and ``mma-qt report`` without a d
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from mma_qt.core.history.schema import history_path
 from mma_qt.core.model.prompts import sample_epic
 from mma_qt.hooks.client import ApiHookClient
 
-from .helpers import AppProcess, app_env, assert_quiet, slow_first_ticket
+from .helpers import AppProcess, app_env, assert_quiet, kill_while_streaming
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_RUN = "20260101-120000-abcdef"
@@ -69,23 +66,7 @@ def test_a_killed_app_leaves_an_interrupted_run_with_what_it_showed(tmp_path: Pa
     tickets read back ``interrupted``; the file's integrity check passes."""
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    app = AppProcess(["--provider", "demo", "--demo-delay", "0.01", "--scenario",
-                      str(slow_first_ticket(tmp_path)), "--epic", sample_epic(),
-                      "--workspace", str(workspace), "--auto"], app_env(tmp_path), tmp_path)
-    try:
-        app.expect("hook listening on")
-        with ApiHookClient(app.hook) as client:
-            client.wait_for(lambda s: len(s["mma_streams"].get("Tier 3 (Worker): T-001", ""))
-                            > 0, 60, types=["text"])
-            shown = client.get_mma_status()
-            shown_at = time.time()
-            client.subscribe(["text", "status"])
-            while client.next_event(30)["time"] < shown_at + 1.0:
-                pass
-        os.kill(app.proc.pid, signal.SIGKILL)
-        app.finish()
-    finally:
-        app.kill()
+    shown = kill_while_streaming(workspace, tmp_path, "T-001")
     report = subprocess.run(
         [sys.executable, "-m", "mma_qt", "report", str(workspace), "--format", "json"],
         capture_output=True, text=True, timeout=60, env=app_env(tmp_path), check=False)

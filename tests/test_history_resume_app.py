@@ -3,44 +3,13 @@ app on the same workspace resumes the interrupted run over the hook."""
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from pathlib import Path
 
-from mma_qt.core.model.prompts import sample_epic
 from mma_qt.hooks.client import ApiHookClient
 
-from .helpers import AppProcess, app_env
+from .helpers import AppProcess, app_env, kill_while_streaming
 
 FINAL = ("done", "failed", "cancelled")
-
-
-def slow_second_ticket(folder: Path) -> Path:
-    """T-002 streams slowly: T-001 has completed while it still runs."""
-    path = folder / "slow-second-ticket.toml"
-    path.write_text("[tickets.T-002]\ndelay = 0.5\n", encoding="utf-8")
-    return path
-
-
-def kill_mid_run(workspace: Path, tmp_path: Path) -> None:
-    """Run the demo until T-001 completed and T-002 streams, then SIGKILL the app."""
-    app = AppProcess(["--provider", "demo", "--demo-delay", "0.01", "--scenario",
-                      str(slow_second_ticket(tmp_path)), "--epic", sample_epic(),
-                      "--workspace", str(workspace), "--auto"], app_env(tmp_path), tmp_path)
-    try:
-        app.expect("hook listening on")
-        with ApiHookClient(app.hook) as client:
-            client.wait_for(lambda s: len(s["mma_streams"].get("Tier 3 (Worker): T-002", ""))
-                            > 0, 60, types=["text"])
-            shown_at = time.time()
-            client.subscribe(["text", "status"])
-            while client.next_event(30)["time"] < shown_at + 1.0:
-                pass
-        os.kill(app.proc.pid, signal.SIGKILL)
-        app.finish()
-    finally:
-        app.kill()
 
 
 def test_resume_after_a_kill_completes_the_remaining_tickets_and_keeps_the_done_ones(
@@ -48,7 +17,7 @@ def test_resume_after_a_kill_completes_the_remaining_tickets_and_keeps_the_done_
 ) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    kill_mid_run(workspace, tmp_path)
+    kill_while_streaming(workspace, tmp_path, "T-002")
     app = AppProcess(["--provider", "demo", "--demo-delay", "0", "--workspace",
                       str(workspace), "--auto"], app_env(tmp_path), tmp_path)
     try:
