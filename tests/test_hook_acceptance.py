@@ -387,6 +387,8 @@ def test_every_command_in_the_wrong_state_is_refused_with_32000_and_the_reason(
             wait(client, lambda s: s["status"] == "proposed", "status")
             why["plan proposed"] = refused(lambda: client.plan_epic("again", str(tmp_path)))
             why["start proposed"] = refused(lambda: client.start_epic("again", str(tmp_path)))
+            why["pause proposed"] = refused(lambda: client.pause())
+            why["click pause proposed"] = refused(lambda: client.click("pause"))
             client.accept_tracks()
             wait(client, lambda s: pending(s) == ["T-001:spawn"], "approval")
             why["plan running"] = refused(lambda: client.plan_epic("again", str(tmp_path)))
@@ -420,6 +422,9 @@ def test_every_command_in_the_wrong_state_is_refused_with_32000_and_the_reason(
         "cancel_track idle": "no run in progress",
         "plan proposed": "a run is in progress: cancel it first",
         "start proposed": "a run is in progress: cancel it first",
+        "pause proposed": "nothing to pause: the track proposal waits for your answer "
+                          "(accept the tracks or re-plan)",
+        "click pause proposed": "action 'pause' is disabled now",
         "plan running": "a run is in progress: cancel it first",
         "accept running": "cannot accept tracks: " + no_proposal.format("running"),
         "replan running": "cannot re-plan: " + no_proposal.format("running"),

@@ -246,6 +246,9 @@ def test_plan_epic_stops_after_tier1_with_the_proposed_tracks(qtbot: Any, make: 
     assert snapshot["tracks"] == [] and snapshot["mode"] == "step"
     assert [e["state"] for e in events if e["type"] == "proposal"] == ["proposed"]
     assert controller.busy and not factory.of(Tier.TECH_LEAD)  # waits for the user
+    with pytest.raises(ControllerError, match="nothing to pause: the track proposal waits"):
+        controller.pause()  # a pause would hide "proposed" behind "paused"
+    assert controller.session.status is RunStatus.PROPOSED
 
 
 def test_accept_tracks_runs_exactly_the_accepted_tracks_in_order_with_the_edits(

@@ -474,7 +474,7 @@ def test_cancelling_a_ticket_kills_its_running_command(
     assert processes_with(marker) == []
     assert ticket.tool_calls[0].result.startswith("error: cancelled")
     assert finish(qtbot, task) is RunStatus.FAILED  # its only ticket did not complete
-    assert runner.session.error == "1 cancelled of 1 tickets"
+    assert runner.session.error == "1 cancelled of 1 ticket"
 
 
 def test_cancelling_a_ticket_that_waits_for_an_approval_withdraws_it(

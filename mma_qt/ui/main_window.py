@@ -315,7 +315,7 @@ class MainWindow(WindowFace, QMainWindow):
         busy = self.controller.busy or status.is_active
         acts = self.actions_by_name
         acts["start"].setEnabled(not busy)
-        acts["pause"].setEnabled(busy and status is not RunStatus.PAUSED)
+        acts["pause"].setEnabled(busy and status not in (RunStatus.PAUSED, RunStatus.PROPOSED))
         acts["resume"].setEnabled(status is RunStatus.PAUSED)
         acts["cancel"].setEnabled(busy)
         acts["cancel_ticket"].setEnabled(busy)

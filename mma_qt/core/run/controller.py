@@ -194,7 +194,11 @@ class Controller(HistoryCommands, PipelineCommands, TicketCommands, QObject):
         return self.runner
 
     def pause(self) -> None:
-        self._require_runner().pause()
+        runner = self._require_runner()
+        if runner.proposing:
+            raise ControllerError("nothing to pause: the track proposal waits for your "
+                                  "answer (accept the tracks or re-plan)")
+        runner.pause()
 
     def resume(self) -> None:
         self._require_runner().resume()

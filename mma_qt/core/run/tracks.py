@@ -67,7 +67,9 @@ def count_phrase(counts: Mapping[str, int], noun: str) -> str:
 def tickets_summary(tickets: Sequence[Ticket]) -> str:
     """``1 failed, 2 blocked of 6 tickets``: the tickets that are not done, by status."""
     bad = Counter(str(t.status) for t in tickets if not t.status.satisfies)
-    return ", ".join(f"{n} {s}" for s, n in sorted(bad.items())) + f" of {len(tickets)} tickets"
+    total = len(tickets)
+    return (", ".join(f"{n} {s}" for s, n in sorted(bad.items()))
+            + f" of {total} ticket{'s' * (total != 1)}")
 
 
 def track_outcome(track: Track, token: CancelToken) -> tuple[TrackStatus, str]:
