@@ -208,6 +208,12 @@ class Conductor(Spawning):
             self.active = False
             for task in running:
                 task.cancel()
+            # Cancelled ticket tasks settle (their attempts end, their events go out) before
+            # the run does: left running, they finished after the session was gone.
+            ended = await asyncio.gather(*running, return_exceptions=True)
+            for result in ended:
+                if isinstance(result, Exception):
+                    log.error("a ticket task failed as the track stopped", exc_info=result)
             self._settle(tickets)
 
     def _start_ready(self, tickets: list[Ticket], running: dict[asyncio.Task[None], str]) -> None:
