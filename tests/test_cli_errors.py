@@ -278,11 +278,17 @@ def test_a_scripted_failure_is_one_line_on_stderr_and_a_traceback_in_the_log(
                      "--exit-when-done")
     assert result.returncode == 1, result.stderr
     assert_quiet(result.stderr)
-    failed = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    failed = [line for line in result.stderr.splitlines() if "T-002" in line and (
+        "ERROR" in line or "WARNING" in line)]
+    why = "DemoWorkerError: ConnectionResetError: the build server closed the connection"
+    # Each attempt QA diagnoses for a retry is a warning; the ticket failing, the error.
     assert failed == [
-        "mma-qt: ERROR mma_qt.core.run.conductor: ticket T-002 failed: DemoWorkerError: "
-        "ConnectionResetError: the build server closed the connection"
-    ] * 3
+        "mma-qt: WARNING mma_qt.core.run.conductor: ticket T-002 attempt 1 failed, QA "
+        f"diagnoses it for a retry: {why}",
+        "mma-qt: WARNING mma_qt.core.run.conductor: ticket T-002 attempt 2 failed, QA "
+        f"diagnoses it for a retry: {why}",
+        f"mma-qt: ERROR mma_qt.core.run.conductor: ticket T-002 failed: {why}",
+    ]
     assert "mma-qt: QA diagnosing T-002 (demo-qa)\n" in result.stderr
     logged = (tmp_path / "state" / "mma-qt" / "log" / "mma-qt.log").read_text(encoding="utf-8")
     assert logged.count("Traceback (most recent call last)") == 3

@@ -9,6 +9,7 @@ they come until the run ends.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Callable
@@ -330,8 +331,8 @@ def test_a_completed_ticket_retried_with_a_prompt_runs_it_verbatim_and_a_ticket_
     assert text.count("Done with T-001.") == 2
 
 
-def test_a_qa_retry_is_an_attempt_with_its_hint_and_the_usages_add_up(qtbot: Any,
-                                                                       start: Any) -> None:
+def test_a_qa_retry_is_an_attempt_with_its_hint_and_the_usages_add_up(
+        qtbot: Any, start: Any, caplog: pytest.LogCaptureFixture) -> None:
     from mma_qt.core.providers.demo import DemoProviderFactory
 
     runner, task = start(DemoProviderFactory(delay=0, scenario=scenario("flaky-worker")))
@@ -345,6 +346,10 @@ def test_a_qa_retry_is_an_attempt_with_its_hint_and_the_usages_add_up(qtbot: Any
     assert sum_usage(a.usage for a in flaky.attempts) == flaky.usage
     others = [t for t in runner.session.tickets.values() if t is not flaky]
     assert all(len(t.attempts) == 1 and t.attempts[0].usage == t.usage for t in others)
+    # The run ends done: the failed first attempt is a warning, not an error.
+    assert task.result() is RunStatus.DONE
+    assert [r.levelname for r in caplog.records if "T-003" in r.getMessage()] == ["WARNING"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_each_attempt_asks_for_its_own_spawn_and_a_rejected_one_cancels_the_ticket(

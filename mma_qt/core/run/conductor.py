@@ -277,13 +277,16 @@ class Conductor(Spawning):
                 outcome = await loop.converse(spawned.request)
             except CallFailed as failed:
                 error, tail = _described(failed)
-                log.error("ticket %s failed: %s", ticket.id, error, exc_info=failed.cause)
+                retrying = (retries < ctx.options.max_retries and not token.cancelled
+                            and _worth_retrying(failed))
+                # An attempt QA diagnoses and retries is a warning; the ticket failing is
+                # the error (a run that ends done logs none). The traceback goes either way.
+                log.log(logging.WARNING if retrying else logging.ERROR,
+                        "ticket %s %s: %s", ticket.id,
+                        f"attempt {len(ticket.attempts)} failed, QA diagnoses it for a retry"
+                        if retrying else "failed", error, exc_info=failed.cause)
                 session.write(sid, f"\n\n[error] {error}\n{tail}")
-                if (
-                    retries < ctx.options.max_retries
-                    and not token.cancelled
-                    and _worth_retrying(failed)
-                ):
+                if retrying:
                     self._end_current(ticket, TicketStatus.FAILED, error)
                     ticket.qa_hint = await self._diagnose(ticket, failed, token)
                     retries += 1
