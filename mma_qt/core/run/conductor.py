@@ -281,10 +281,11 @@ class Conductor(Spawning):
                             and _worth_retrying(failed))
                 # An attempt QA diagnoses and retries is a warning; the ticket failing is
                 # the error (a run that ends done logs none). The traceback goes either way.
-                log.log(logging.WARNING if retrying else logging.ERROR,
-                        "ticket %s %s: %s", ticket.id,
-                        f"attempt {len(ticket.attempts)} failed, QA diagnoses it for a retry"
-                        if retrying else "failed", error, exc_info=failed.cause)
+                if retrying:
+                    log.warning("ticket %s attempt %d failed, QA diagnoses it for a retry: %s",
+                                ticket.id, len(ticket.attempts), error, exc_info=failed.cause)
+                else:
+                    log.error("ticket %s failed: %s", ticket.id, error, exc_info=failed.cause)
                 session.write(sid, f"\n\n[error] {error}\n{tail}")
                 if retrying:
                     self._end_current(ticket, TicketStatus.FAILED, error)
