@@ -84,8 +84,6 @@ class Spawning:
         model = (ticket.next_model or ticket.model_override
                  or ctx.factory.model_for(Tier.WORKER, number - 1))
         request = replace(await self._request(ticket, model, sid), attempt=number - 1)
-        if token.cancelled:  # while its context was read: the run's approvals are all
-            return self._not_spawned(sid, number, token.reason)  # rejected, ask nothing
         edited = ticket.prompt_override is not None
         if ticket.prompt_override is not None:
             request = replace(request, prompt=ticket.prompt_override)

@@ -159,8 +159,6 @@ class ToolLoop:
         request = await self._preview(registry, call, record)
         if isinstance(request, ToolResult):
             return request
-        if self.token.cancelled:  # while it was previewed: the run's approvals are all
-            return ToolResult.failure(f"cancelled: {self.token.reason}")  # rejected
         arguments = await self._gate(registry, call, record, request)
         if isinstance(arguments, ToolResult):
             return arguments
@@ -216,8 +214,6 @@ class ToolLoop:
 
     async def _execute(self, registry: ToolRegistry, name: str,
                        arguments: Mapping[str, Any]) -> ToolResult:
-        if self.token.cancelled:  # stopped while its workdir was prepared: the pool may be
-            return ToolResult.failure(f"cancelled: {self.token.reason}")  # shut down
         return await self.ctx.blocking(
             f"{self._sid}: {name}", registry.run, name, arguments,
             ticket_id=self.ticket.id, cancel=self.token)
